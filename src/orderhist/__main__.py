@@ -1,0 +1,3 @@
+from orderhist.cli import main
+
+main()

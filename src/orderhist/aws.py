@@ -1,0 +1,101 @@
+"""The one place AWS clients are made.
+
+Everything that talks to AWS (or to the embedded emulator) takes a `Target` and asks this
+module for clients, so a test can point the whole tool at a moto server by endpoint alone.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+LOCAL = "local"
+AWS = "aws"
+DEFAULT_REGION = "us-east-1"
+# The emulator accepts any key; these never leave this machine.
+LOCAL_ACCESS_KEY = "orderhist-local"
+LOCAL_SECRET_KEY = "orderhist-local-secret"
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # LOCAL or AWS
+    region: str = DEFAULT_REGION
+    endpoint_url: str | None = None  # the emulator, or any AWS-compatible endpoint
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == LOCAL
+
+
+_sessions: dict[Target, object] = {}
+
+
+def session(target: Target):
+    """A boto3 session for the target; cached per target within one process."""
+    cached = _sessions.get(target)
+    if cached is not None:
+        return cached
+    import boto3
+
+    if target.is_local:
+        made = boto3.Session(
+            botocore_session=_isolated_botocore_session(),
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_SECRET_KEY,
+            region_name=target.region,
+        )
+    else:
+        made = boto3.Session(region_name=target.region)
+    _sessions[target] = made
+    return made
+
+
+def _isolated_botocore_session():
+    """A botocore session blind to the user's profile, config and credential files.
+
+    The local target must never reach real AWS or trip over the shell's AWS_PROFILE, so none
+    of the AWS_* variables or ~/.aws files are consulted; explicit keys and endpoint decide.
+    """
+    import botocore.session
+    from botocore import configprovider
+
+    defaults = configprovider.BOTOCORE_DEFAUT_SESSION_VARIABLES
+    isolated = {name: (None, None, spec[2], spec[3]) for name, spec in defaults.items()}
+    made = botocore.session.Session(session_vars=isolated)
+    made.set_config_variable("config_file", os.devnull)
+    made.set_config_variable("credentials_file", os.devnull)
+    return made
+
+
+def client(service: str, target: Target, **config):
+    from botocore.config import Config
+
+    settings = {"retries": {"max_attempts": 4, "mode": "standard"}}
+    if target.is_local:
+        # The emulator is on this machine: fail fast rather than wait like a WAN client.
+        settings.update(connect_timeout=5, read_timeout=60)
+    settings.update(config)
+    return session(target).client(
+        service, endpoint_url=target.endpoint_url, config=Config(**settings)
+    )
+
+
+def local_child_environment(region: str) -> dict[str, str]:
+    """Environment for a process of the local stack: the user's AWS_* settings removed and
+    dummy credentials set, so whatever the child builds with boto3 cannot reach real AWS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=LOCAL_ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=LOCAL_SECRET_KEY,
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    return env
+
+
+def error_code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code", "")

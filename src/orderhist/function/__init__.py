@@ -1,0 +1,1 @@
+"""The Lambda function: its handler and the zip it is deployed from."""

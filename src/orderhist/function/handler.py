@@ -1,0 +1,155 @@
+"""The Lambda handler: Kinesis records in, DynamoDB items out, poison to the rejects queue.
+
+Runs on AWS Lambda (python3.12) and in orderhist's local runtime alike, from the same zip.
+Standard library and boto3 only. Delivery is at-least-once; every write is a put of a key
+derived from the line itself, so a re-delivered line overwrites itself.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import random
+import time
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from orderhist import records
+
+HANDLER = "orderhist.function.handler.handler"
+BATCH_WRITE_LIMIT = 25
+SQS_BATCH_LIMIT = 10
+# A reject carries the raw record, cut to stay well under SQS's 256 KiB message limit.
+REJECT_DATA_LIMIT = 64 * 1024
+# Stop retrying throttled writes while this much of the invocation's time remains.
+TIME_MARGIN_MS = 2_000
+# Errors that mean the table itself is unusable: the whole batch must be retried later.
+FATAL_WRITE_ERRORS = {"ResourceNotFoundException", "AccessDeniedException",
+                      "UnrecognizedClientException", "ValidationException"}
+
+_clients: dict[str, object] = {}
+
+
+def _client(service: str):
+    # Created once per container, as Lambda reuses the process between invocations.
+    if service not in _clients:
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+def handler(event, context):
+    stored_at = records.utc_now_iso_ms()
+    items: dict[tuple[str, str], tuple[dict, list[int]]] = {}
+    rejects: list[tuple[int, dict]] = []
+    for record in event.get("Records", []):
+        kinesis = record["kinesis"]
+        sequence = int(kinesis["sequenceNumber"])
+        try:
+            data = base64.b64decode(kinesis["data"], validate=True)
+        except (binascii.Error, ValueError):
+            rejects.append((sequence, _reject(record, "record data is not base64", b"")))
+            continue
+        try:
+            line = records.parse_wire(data)
+        except records.RecordError as error:
+            rejects.append((sequence, _reject(record, str(error), data)))
+            continue
+        key = (line.partition_key, line.sort_key)
+        # The same line twice in one batch (an agent retry) would make BatchWriteItem
+        # refuse the whole call; one put serves both deliveries.
+        previous = items.get(key)
+        sequences = (previous[1] if previous else []) + [sequence]
+        items[key] = (records.to_item(line, stored_at), sequences)
+
+    failed = _send_rejects(rejects)
+    failed += _write_items(list(items.values()), context)
+    if failed:
+        return {"batchItemFailures": [{"itemIdentifier": str(min(failed))}]}
+    return {"batchItemFailures": []}
+
+
+def _reject(record: dict, reason: str, data: bytes) -> dict:
+    kinesis = record["kinesis"]
+    try:
+        text, encoding = data[:REJECT_DATA_LIMIT].decode("utf-8"), "text"
+    except UnicodeDecodeError:
+        text = base64.b64encode(data[:REJECT_DATA_LIMIT]).decode("ascii")
+        encoding = "base64"
+    return {
+        "reason": reason,
+        "data": text,
+        "dataEncoding": encoding,
+        "truncated": len(data) > REJECT_DATA_LIMIT,
+        "shardId": record.get("eventID", ":").split(":")[0],
+        "sequenceNumber": kinesis["sequenceNumber"],
+        "eventSourceARN": record.get("eventSourceARN"),
+        "approximateArrivalTimestamp": kinesis.get("approximateArrivalTimestamp"),
+        "rejectedAt": records.utc_now_iso_ms(),
+    }
+
+
+def _send_rejects(rejects: list[tuple[int, dict]]) -> list[int]:
+    """Send poison records to the queue; return the sequence numbers that could not be sent
+    (they are reported as failures so the mapping retries rather than losing them)."""
+    if not rejects:
+        return []
+    queue_url = os.environ["REJECTS_QUEUE_URL"]
+    failed: list[int] = []
+    for start in range(0, len(rejects), SQS_BATCH_LIMIT):
+        chunk = rejects[start:start + SQS_BATCH_LIMIT]
+        entries = [{"Id": str(i), "MessageBody": json.dumps(body)} for i, (_, body) in enumerate(chunk)]
+        try:
+            reply = _client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except (ClientError, BotoCoreError):
+            failed.extend(sequence for sequence, _ in chunk)
+            continue
+        failed.extend(chunk[int(entry["Id"])][0] for entry in reply.get("Failed", []))
+    return failed
+
+
+def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:
+    """Batch-write 25 at a time, retrying UnprocessedItems with backoff while there is time.
+    Returns the sequence numbers of lines that still could not be written."""
+    table = os.environ["TABLE_NAME"]
+    dynamodb = _client("dynamodb")
+    failed: list[int] = []
+    wrote_any = False
+    for start in range(0, len(pending), BATCH_WRITE_LIMIT):
+        chunk = pending[start:start + BATCH_WRITE_LIMIT]
+        by_key = {_key_of(item): sequences for item, sequences in chunk}
+        requests = [{"PutRequest": {"Item": item}} for item, _ in chunk]
+        attempt = 0
+        while requests:
+            try:
+                reply = dynamodb.batch_write_item(RequestItems={table: requests})
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code in FATAL_WRITE_ERRORS and not wrote_any:
+                    raise  # the table is unusable: fail the invocation, retry the batch
+                reply = {"UnprocessedItems": {table: requests}}
+            except BotoCoreError:
+                reply = {"UnprocessedItems": {table: requests}}
+            else:
+                wrote_any = wrote_any or len(reply.get("UnprocessedItems", {}).get(table, [])) < len(requests)
+            requests = reply.get("UnprocessedItems", {}).get(table, [])
+            if not requests:
+                break
+            attempt += 1
+            delay = min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0)
+            if _remaining_ms(context) - delay * 1000 < TIME_MARGIN_MS or attempt > 8:
+                for request in requests:
+                    failed.extend(by_key[_key_of(request["PutRequest"]["Item"])])
+                break
+            time.sleep(delay)
+    return failed
+
+
+def _key_of(item: dict) -> tuple[str, str]:
+    return item["CustomerID"]["S"], item["SK"]["S"]
+
+
+def _remaining_ms(context) -> float:
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return getter() if getter else 60_000.0

@@ -1,0 +1,301 @@
+"""The order line: parse (CSV log line or CSVTOJSON object), validate, normalise, serialise.
+
+One module shared by the generator, the agent, the Lambda handler and the reader. It uses the
+standard library only, because it is shipped inside the Lambda zip.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+# Dataset columns, then the two the generator adds.
+DATASET_COLUMNS = (
+    "InvoiceNo", "StockCode", "Description", "Quantity",
+    "InvoiceDate", "UnitPrice", "CustomerID", "Country",
+)
+LOG_COLUMNS = DATASET_COLUMNS + ("LineNo", "EmittedAt")
+
+# Other spellings of a column seen in the wild: the seed's CSVTOJSON names CustomerID
+# "Customer"; Online Retail II says "Invoice", "Price" and "Customer ID".
+FIELD_ALIASES = {
+    "Customer": "CustomerID", "Customer ID": "CustomerID", "Invoice": "InvoiceNo",
+    "Price": "UnitPrice",
+}
+
+# DynamoDB items are capped at 400 KB including attribute names; leave room for the rest.
+MAX_TEXT_BYTES = 300_000
+LINE_NO_DIGITS = 7
+GUEST_PREFIX = "GUEST#"
+
+_INVOICE_RE = re.compile(r"^[A-Za-z]?[0-9A-Za-z]{1,19}$")
+_CUSTOMER_FLOAT_RE = re.compile(r"^(\d+)\.0*$")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+
+
+class RecordError(ValueError):
+    """A line that cannot be an order line; the message is the reason a reject carries."""
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    invoice_no: str
+    stock_code: str
+    description: str
+    quantity: int
+    invoice_date: str  # ISO 8601, seconds, no offset: "2010-12-01T08:26:00"
+    unit_price: Decimal
+    customer_id: str | None
+    country: str
+    line_no: int
+    emitted_at: str | None = None  # ISO 8601 with ms, UTC: "2026-11-28T04:29:05.123Z"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.invoice_no[:1] in ("C", "c")
+
+    @property
+    def amount(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def partition_key(self) -> str:
+        return self.customer_id if self.customer_id else GUEST_PREFIX + self.invoice_no
+
+    @property
+    def sort_key(self) -> str:
+        return f"{self.invoice_date}#{self.invoice_no}#{self.line_no:0{LINE_NO_DIGITS}d}"
+
+    def key(self) -> dict:
+        """The table key in DynamoDB's typed form."""
+        return {"CustomerID": {"S": self.partition_key}, "SK": {"S": self.sort_key}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisers: each takes what a file or the wire holds and returns the canonical value or
+# raises RecordError naming the field.
+
+def normalise_customer_id(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value:  # NaN: pandas' missing value
+            return None
+        if not value.is_integer():
+            raise RecordError(f"CustomerID {value!r} is not a whole number")
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).strip()
+    if not text or text.lower() in ("nan", "none", "null"):
+        return None
+    match = _CUSTOMER_FLOAT_RE.match(text)
+    if match:
+        return match.group(1)
+    if "#" in text or len(text) > 64 or any(c.isspace() for c in text):
+        raise RecordError(f"CustomerID {text[:40]!r} is not a customer id")
+    return text
+
+
+def normalise_quantity(value) -> int:
+    if isinstance(value, bool):
+        raise RecordError("Quantity is not an integer")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip() if value is not None else ""
+    if _INT_RE.match(text):
+        return int(text)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is not None and number.is_finite() and number == number.to_integral_value():
+        return int(number)
+    raise RecordError(f"Quantity {text[:40]!r} is not an integer")
+
+
+def normalise_price(value) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    text = str(value).strip() if value is not None else ""
+    try:
+        price = Decimal(text)
+    except InvalidOperation:
+        raise RecordError(f"UnitPrice {text[:40]!r} is not a decimal number") from None
+    if not price.is_finite():
+        raise RecordError(f"UnitPrice {text[:40]!r} is not a decimal number")
+    # "1E+1" is ten: give it an exponent of zero so it prints without one.
+    return price.quantize(Decimal(1)) if price.as_tuple().exponent > 0 else price
+
+
+def normalise_date(value) -> str:
+    """ISO 8601 to the second, no offset (UTC if one was given)."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip() if value is not None else ""
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise RecordError(f"InvoiceDate {text[:40]!r} is not an ISO 8601 date") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0).isoformat(timespec="seconds")
+
+
+def normalise_line_no(value) -> int:
+    try:
+        number = normalise_quantity(value)
+    except RecordError:
+        raise RecordError(f"LineNo {str(value)[:40]!r} is not a number") from None
+    if number < 1 or number >= 10 ** LINE_NO_DIGITS:
+        raise RecordError(f"LineNo {number} is out of range 1..{10 ** LINE_NO_DIGITS - 1}")
+    return number
+
+
+def _text(value, field: str, required: bool) -> str:
+    text = "" if value is None else str(value)
+    if isinstance(value, float) and value != value:
+        text = ""
+    if required and not text.strip():
+        raise RecordError(f"{field} is missing")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+        raise RecordError(f"{field} is longer than {MAX_TEXT_BYTES} bytes")
+    return text
+
+
+def from_fields(fields: dict) -> OrderLine:
+    """Build a validated OrderLine from a mapping of column name to value (strings or typed)."""
+    fields = {FIELD_ALIASES.get(k, k): v for k, v in fields.items()}
+    invoice_no = _text(fields.get("InvoiceNo"), "InvoiceNo", True).strip()
+    if not _INVOICE_RE.match(invoice_no):
+        raise RecordError(f"InvoiceNo {invoice_no[:40]!r} is not an invoice number")
+    emitted = fields.get("EmittedAt")
+    emitted = str(emitted).strip() if emitted not in (None, "") else None
+    return OrderLine(
+        invoice_no=invoice_no,
+        stock_code=_text(fields.get("StockCode"), "StockCode", True).strip(),
+        description=_text(fields.get("Description"), "Description", False),
+        quantity=normalise_quantity(fields.get("Quantity")),
+        invoice_date=normalise_date(fields.get("InvoiceDate")),
+        unit_price=normalise_price(fields.get("UnitPrice")),
+        customer_id=normalise_customer_id(fields.get("CustomerID")),
+        # The seed's Windows line ends left "\r" on the last column.
+        country=_text(fields.get("Country"), "Country", False).rstrip("\r\n"),
+        line_no=normalise_line_no(fields.get("LineNo")),
+        emitted_at=emitted,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The log line (CSV, RFC 4180) and the wire (log line or CSVTOJSON object).
+
+def to_log_line(line: OrderLine) -> str:
+    """One CSV line, without its terminator."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([
+        line.invoice_no, line.stock_code, line.description, line.quantity,
+        line.invoice_date, format(line.unit_price, "f"), line.customer_id or "",
+        line.country, line.line_no, line.emitted_at or "",
+    ])
+    return buffer.getvalue()
+
+
+def split_csv_line(text: str, delimiter: str = ",") -> list[str]:
+    """Fields of one RFC 4180 line (quotes, doubled quotes, delimiters inside quotes)."""
+    text = text.rstrip("\r\n")
+    rows = list(csv.reader([text], delimiter=delimiter, strict=True))
+    return rows[0] if rows else []
+
+
+def parse_log_line(text: str) -> OrderLine:
+    try:
+        values = split_csv_line(text)
+    except csv.Error as error:
+        raise RecordError(f"not a CSV line: {error}") from None
+    if len(values) not in (len(LOG_COLUMNS), len(LOG_COLUMNS) - 1):
+        raise RecordError(f"expected {len(LOG_COLUMNS)} CSV fields, found {len(values)}")
+    return from_fields(dict(zip(LOG_COLUMNS, values)))
+
+
+def parse_json(text: str) -> OrderLine:
+    try:
+        obj = json.loads(text)
+    except ValueError as error:
+        raise RecordError(f"not valid JSON: {error}") from None
+    if not isinstance(obj, dict):
+        raise RecordError("JSON record is not an object")
+    return from_fields(obj)
+
+
+def parse_wire(data: bytes) -> OrderLine:
+    """Kinesis record data: the log line as written, or the JSON object CSVTOJSON made of it."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RecordError(f"not UTF-8 text: {error.reason} at byte {error.start}") from None
+    stripped = text.strip("\r\n")
+    if not stripped.strip():
+        raise RecordError("empty record")
+    if stripped.lstrip().startswith("{"):
+        return parse_json(stripped)
+    if "\n" in stripped:
+        raise RecordError("more than one line in one record")
+    return parse_log_line(stripped)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table item (DynamoDB's typed form, as the low-level client speaks it).
+
+def to_item(line: OrderLine, stored_at: str) -> dict:
+    item = {
+        "CustomerID": {"S": line.partition_key},
+        "SK": {"S": line.sort_key},
+        "InvoiceNo": {"S": line.invoice_no},
+        "InvoiceDate": {"S": line.invoice_date},
+        "StockCode": {"S": line.stock_code},
+        "Description": {"S": line.description},
+        "Quantity": {"N": str(line.quantity)},
+        "UnitPrice": {"N": format(line.unit_price, "f")},
+        "Country": {"S": line.country},
+        "LineNo": {"N": str(line.line_no)},
+        "Cancelled": {"BOOL": line.cancelled},
+        "StoredAt": {"S": stored_at},
+    }
+    if line.emitted_at:
+        item["EmittedAt"] = {"S": line.emitted_at}
+    return item
+
+
+def from_item(item: dict) -> OrderLine:
+    def s(name: str) -> str | None:
+        value = item.get(name)
+        return None if value is None else next(iter(value.values()))
+
+    partition = s("CustomerID") or ""
+    return OrderLine(
+        invoice_no=s("InvoiceNo") or "",
+        stock_code=s("StockCode") or "",
+        description=s("Description") or "",
+        quantity=int(s("Quantity") or 0),
+        invoice_date=s("InvoiceDate") or "",
+        unit_price=Decimal(s("UnitPrice") or "0"),
+        customer_id=None if partition.startswith(GUEST_PREFIX) else partition,
+        country=s("Country") or "",
+        line_no=int(s("LineNo") or 0),
+        emitted_at=s("EmittedAt"),
+    )
+
+
+def utc_now_iso_ms() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
