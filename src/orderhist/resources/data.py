@@ -1,0 +1,165 @@
+"""Where the orders flow and rest: the artifacts bucket, the stream, the table, the rejects queue."""
+from __future__ import annotations
+
+from orderhist.resources import Resource, missing
+
+
+class Bucket(Resource):
+    name = "bucket"
+
+    def find(self, ctx):
+        try:
+            ctx.client("s3").head_bucket(Bucket=ctx.names.bucket)
+        except Exception as error:
+            if missing(error):
+                return None
+            raise
+        return {"id": ctx.names.bucket, "arn": f"arn:aws:s3:::{ctx.names.bucket}"}
+
+    def create(self, ctx):
+        s3, bucket = ctx.client("s3"), ctx.names.bucket
+        extra = {} if ctx.names.region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": ctx.names.region}}
+        s3.create_bucket(Bucket=bucket, **extra)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [
+            {"Key": k, "Value": v} for k, v in ctx.tags().items()]})
+        return {"id": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+
+    def delete(self, ctx, record):
+        s3 = ctx.client("s3")
+        try:
+            paginator = s3.get_paginator("list_object_versions")
+            for page in paginator.paginate(Bucket=record["id"]):
+                objects = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                           for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+                if objects:
+                    s3.delete_objects(Bucket=record["id"], Delete={"Objects": objects})
+            s3.delete_bucket(Bucket=record["id"])
+        except Exception as error:
+            if not missing(error):
+                raise
+
+
+class Stream(Resource):
+    name = "stream"
+
+    def find(self, ctx):
+        try:
+            summary = ctx.client("kinesis").describe_stream_summary(
+                StreamName=ctx.names.stream)["StreamDescriptionSummary"]
+        except Exception as error:
+            if missing(error):
+                return None
+            raise
+        if summary["StreamStatus"] == "DELETING":
+            return None
+        return {"id": ctx.names.stream, "arn": summary["StreamARN"],
+                "shards": summary.get("OpenShardCount")}
+
+    def create(self, ctx):
+        kinesis, stream = ctx.client("kinesis"), ctx.names.stream
+        if ctx.settings.on_demand:
+            kinesis.create_stream(StreamName=stream, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        else:
+            kinesis.create_stream(StreamName=stream, ShardCount=ctx.settings.shards)
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=stream, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        kinesis.add_tags_to_stream(StreamName=stream, Tags=ctx.tags())
+        kinesis.start_stream_encryption(
+            StreamName=stream, EncryptionType="KMS", KeyId="alias/aws/kinesis")
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=stream, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        return self.find(ctx)
+
+    def delete(self, ctx, record):
+        try:
+            ctx.client("kinesis").delete_stream(
+                StreamName=record["id"], EnforceConsumerDeletion=True)
+        except Exception as error:
+            if not missing(error):
+                raise
+
+
+class Table(Resource):
+    name = "table"
+
+    def find(self, ctx):
+        try:
+            table = ctx.client("dynamodb").describe_table(TableName=ctx.names.table)["Table"]
+        except Exception as error:
+            if missing(error):
+                return None
+            raise
+        if table["TableStatus"] == "DELETING":
+            return None
+        return {"id": ctx.names.table, "arn": table["TableArn"]}
+
+    def create(self, ctx):
+        dynamodb, table = ctx.client("dynamodb"), ctx.names.table
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "CustomerID", "AttributeType": "S"},
+                {"AttributeName": "SK", "AttributeType": "S"},
+                {"AttributeName": "InvoiceNo", "AttributeType": "S"},
+                {"AttributeName": "LineNo", "AttributeType": "N"},
+            ],
+            KeySchema=[{"AttributeName": "CustomerID", "KeyType": "HASH"},
+                       {"AttributeName": "SK", "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "ByInvoice",
+                "KeySchema": [{"AttributeName": "InvoiceNo", "KeyType": "HASH"},
+                              {"AttributeName": "LineNo", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            SSESpecification={"Enabled": True, "SSEType": "KMS"},
+            Tags=[{"Key": k, "Value": v} for k, v in ctx.tags().items()],
+        )
+        dynamodb.get_waiter("table_exists").wait(
+            TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        return self.find(ctx)
+
+    def delete(self, ctx, record):
+        try:
+            ctx.client("dynamodb").delete_table(TableName=record["id"])
+        except Exception as error:
+            if not missing(error):
+                raise
+
+
+class Queue(Resource):
+    name = "queue"
+
+    def find(self, ctx):
+        sqs = ctx.client("sqs")
+        try:
+            url = sqs.get_queue_url(QueueName=ctx.names.queue)["QueueUrl"]
+            arn = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        except Exception as error:
+            if missing(error):
+                return None
+            raise
+        return {"id": url, "arn": arn}
+
+    def create(self, ctx):
+        ctx.client("sqs").create_queue(
+            QueueName=ctx.names.queue,
+            # 14 days: rejects are kept for the user to inspect, not consumed.
+            Attributes={"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": "1209600"},
+            tags=ctx.tags(),
+        )
+        return self.find(ctx)
+
+    def delete(self, ctx, record):
+        try:
+            ctx.client("sqs").delete_queue(QueueUrl=record["id"])
+        except Exception as error:
+            if not missing(error):
+                raise

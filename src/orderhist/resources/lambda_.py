@@ -1,0 +1,131 @@
+"""The ingest function (deployed from the zip built out of orderhist's own handler) and its
+Kinesis event source mapping."""
+from __future__ import annotations
+
+from orderhist.function import build
+from orderhist.function.handler import HANDLER
+from orderhist.resources import (
+    UNCHANGED, UPDATED, Resource, StackContext, missing, retry_while_propagating,
+)
+
+RUNTIME = "python3.12"
+ARCHITECTURE = "arm64"
+MEMORY_MB = 256
+
+
+def _function_config(ctx: StackContext) -> dict:
+    return {
+        "Role": ctx.records["ingest_role"]["arn"],
+        "Handler": HANDLER,
+        "Runtime": RUNTIME,
+        "Timeout": ctx.settings.function_timeout,
+        "MemorySize": MEMORY_MB,
+        "Environment": {"Variables": {
+            "TABLE_NAME": ctx.records["table"]["id"],
+            "REJECTS_QUEUE_URL": ctx.records["queue"]["id"],
+        }},
+    }
+
+
+class Function(Resource):
+    name = "function"
+
+    def find(self, ctx):
+        try:
+            config = ctx.client("lambda").get_function_configuration(
+                FunctionName=ctx.names.function)
+        except Exception as error:
+            if missing(error):
+                return None
+            raise
+        return {"id": config["FunctionName"], "arn": config["FunctionArn"],
+                "code_sha256": config["CodeSha256"], "config": config}
+
+    def create(self, ctx):
+        zip_bytes = build.build_zip()
+        lam = ctx.client("lambda")
+        retry_while_propagating(lambda: lam.create_function(
+            FunctionName=ctx.names.function, Code={"ZipFile": zip_bytes},
+            Architectures=[ARCHITECTURE], Tags=ctx.tags(), Publish=False,
+            **_function_config(ctx)))
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=ctx.names.function, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        return self._record(self.find(ctx))
+
+    def update(self, ctx, found):
+        lam = ctx.client("lambda")
+        changed = False
+        zip_bytes = build.build_zip()
+        if found["code_sha256"] != build.code_sha256(zip_bytes):
+            lam.update_function_code(FunctionName=found["id"], ZipFile=zip_bytes)
+            lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
+            changed = True
+        wanted = _function_config(ctx)
+        current = found["config"]
+        if any(current.get(key) != value for key, value in wanted.items()):
+            retry_while_propagating(lambda: lam.update_function_configuration(
+                FunctionName=found["id"], **wanted))
+            lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
+            changed = True
+        if not changed:
+            return UNCHANGED, self._record(found)
+        return UPDATED, self._record(self.find(ctx))
+
+    @staticmethod
+    def _record(found: dict) -> dict:
+        return {key: found[key] for key in ("id", "arn", "code_sha256")}
+
+    def delete(self, ctx, record):
+        try:
+            ctx.client("lambda").delete_function(FunctionName=record["id"])
+        except Exception as error:
+            if not missing(error):
+                raise
+
+
+def _mapping_config(ctx: StackContext) -> dict:
+    return {
+        "BatchSize": ctx.settings.batch_size,
+        "MaximumBatchingWindowInSeconds": 0,
+        "BisectBatchOnFunctionError": True,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "MaximumRetryAttempts": ctx.settings.max_retry_attempts,
+        "DestinationConfig": {"OnFailure": {"Destination": ctx.records["queue"]["arn"]}},
+    }
+
+
+class Mapping(Resource):
+    name = "mapping"
+
+    def find(self, ctx):
+        stream_arn = ctx.records["stream"]["arn"]
+        mappings = ctx.client("lambda").list_event_source_mappings(
+            EventSourceArn=stream_arn, FunctionName=ctx.names.function)["EventSourceMappings"]
+        mappings = [m for m in mappings if m.get("State") not in ("Deleting",)]
+        if not mappings:
+            return None
+        mapping = mappings[0]
+        return {"id": mapping["UUID"], "arn": mapping.get("EventSourceMappingArn"),
+                "config": mapping}
+
+    def create(self, ctx):
+        mapping = ctx.client("lambda").create_event_source_mapping(
+            EventSourceArn=ctx.records["stream"]["arn"], FunctionName=ctx.names.function,
+            StartingPosition="TRIM_HORIZON", Enabled=True, **_mapping_config(ctx))
+        return {"id": mapping["UUID"], "arn": mapping.get("EventSourceMappingArn")}
+
+    def update(self, ctx, found):
+        record = {"id": found["id"], "arn": found["arn"]}
+        wanted = _mapping_config(ctx)
+        current = found["config"]
+        if all(current.get(key) == value for key, value in wanted.items()):
+            return UNCHANGED, record
+        ctx.client("lambda").update_event_source_mapping(UUID=found["id"], **wanted)
+        return UPDATED, record
+
+    def delete(self, ctx, record):
+        try:
+            ctx.client("lambda").delete_event_source_mapping(UUID=record["id"])
+        except Exception as error:
+            if not missing(error):
+                raise
