@@ -46,7 +46,7 @@ def cli(ctx: click.Context, home: Path | None, verbose: bool) -> None:
     ctx.obj = Context(Home((home or default_home()).expanduser().absolute()), verbose)
 
 
-from orderhist import cli_commands  # noqa: E402,F401  (registers the commands on `cli`)
+from orderhist import cli_commands, cli_services  # noqa: E402,F401  (register the commands)
 
 
 def main() -> None:

@@ -1,65 +1,212 @@
-"""The commands of `orderhist`, each a thin layer over the library."""
+"""The everyday commands: up, status, generate, orders, rejects, down."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-from orderhist.cli import Context, cli, pass_context
+from orderhist.cli import Context, cli, json_option, pass_context
 
 
-@cli.group(hidden=True)
-def emulator() -> None:
-    """The embedded local AWS (started by `up`)."""
-
-
-@emulator.command("serve")
-@click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--port", type=int, default=0, help="0 picks a free port.")
-def emulator_serve(port_file: Path, port: int) -> None:
-    """Serve the local AWS on 127.0.0.1 in the foreground."""
-    from orderhist import emulator as emulator_module
-
-    emulator_module.serve(port_file, port)
-
-
-@cli.group()
-def agent() -> None:
-    """The Kinesis-Agent-compatible shipper (started by `up` on the local target)."""
-
-
-@agent.command("run")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              required=True, help="agent.json, in the Amazon Kinesis Agent's schema.")
-@click.option("--stats", "stats_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to keep the agent's counters (default: beside the checkpoint file).")
-def agent_run(config_path: Path, stats_path: Path | None) -> None:
-    """Tail the configured files and ship their lines to Kinesis, in the foreground."""
-    from orderhist.agent import run_agent
-
-    raise SystemExit(run_agent(config_path, stats_path))
-
-
-@cli.group()
-def runtime() -> None:
-    """The local event-source-mapping runtime (started by `up` on the local target)."""
-
-
-@runtime.command("run")
-@click.option("--endpoint-url", help="The emulator's endpoint (default: from the state file).")
-@click.option("--region", help="Region (default: from the state file).")
+@cli.command()
+@click.option("--target", type=click.Choice(["local", "aws"]),
+              help="local: the embedded emulator (default); aws: real AWS.")
+@click.option("--prefix", help="Name prefix of every resource (default orderhist).")
+@click.option("--region", help="AWS region (default us-east-1).")
+@click.option("--shards", type=click.IntRange(1, 500), default=1, show_default=True,
+              help="Provisioned shards of the stream.")
+@click.option("--on-demand", is_flag=True, help="An on-demand stream instead of shards.")
+@click.option("--endpoint-url", help="An AWS-compatible endpoint for --target aws.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and touch nothing.")
 @pass_context
-def runtime_run(ctx: Context, endpoint_url: str | None, region: str | None) -> None:
-    """Poll every enabled Kinesis mapping and invoke its function, in the foreground."""
-    from orderhist import aws
+def up(ctx: Context, target, prefix, region, shards, on_demand, endpoint_url, dry_run) -> None:
+    """Provision the pipeline, idempotently: a second run repairs what is missing or dead
+    and changes nothing that is right."""
+    from orderhist import lifecycle, render
+
+    if shards != 1 and on_demand:
+        raise click.UsageError("--shards and --on-demand exclude each other")
+    if endpoint_url and target != "aws":
+        raise click.UsageError("--endpoint-url applies to --target aws")
+    options = lifecycle.UpOptions(target=target, prefix=prefix, region=region, shards=shards,
+                                  on_demand=on_demand, endpoint_url=endpoint_url,
+                                  dry_run=dry_run)
+    if dry_run:
+        result = lifecycle.up(ctx.home, options)
+        render.console.print(render.steps_table(result.steps, "plan (nothing changed)"))
+        return
+    with render.step_progress("orderhist up") as progress:
+        result = lifecycle.up(ctx.home, options, progress)
+    created = sum(step.action == "created" for step in result.steps)
+    updated = sum(step.action == "updated" for step in result.steps)
+    render.console.print(
+        f"[bold green]up[/]: {created} created, {updated} updated, "
+        f"{len(result.steps) - created - updated} unchanged"
+        + (f"; started {', '.join(result.started)}" if result.started else ""))
+
+
+@cli.command()
+@json_option
+@pass_context
+def status(ctx: Context, as_json: bool) -> None:
+    """Target, resources and whether each exists, local processes, table and stream."""
+    from orderhist import lifecycle, render
+
+    report = lifecycle.status(ctx.home)
+    if as_json:
+        render.print_json(report)
+    else:
+        render.status_view(report)
+
+
+@cli.command()
+@click.option("--count", type=click.IntRange(1, 10_000_000), required=True,
+              help="How many order lines to write.")
+@click.option("--source", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Dataset file (default: the bundled data/OnlineRetail.csv).")
+@click.option("--now", is_flag=True, help="Stamp orders with the current time (live orders).")
+@click.option("--rate", type=click.FloatRange(min=0.1), help="Lines per second (default: all at once).")
+@click.option("--wait", is_flag=True, help="Return once every line is readable or rejected.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds --wait waits.")
+@json_option
+@pass_context
+def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> None:
+    """Write COUNT order lines to the host's log directory, continuing where the last run
+    stopped; with --wait, follow them into the table and report latency."""
+    from orderhist import lifecycle, loggen, render
     from orderhist.errors import OrderhistError
-    from orderhist.runtime import run_runtime
+
+    state = lifecycle.require_state(ctx.home)
+    if state.get("target") != "local":
+        raise OrderhistError("generate on --target aws runs through SSM, which is not built yet")
+    _require_local_pipeline(ctx, state)
+    result = loggen.generate(ctx.home, count, source=source, now=now, rate=rate)
+    summary = {
+        "lines": len(result.lines),
+        "first_line": result.lines[0].line_no,
+        "last_line": result.lines[-1].line_no,
+        "file": str(result.file),
+        "skipped": len(result.skipped),
+        "stored": None, "rejected": None, "missing": None,
+        "latency_ms": None,
+    }
+    if wait:
+        from orderhist import delivery
+
+        queue = state.resources.get("queue", {}).get("id")
+        outcome = delivery.wait_until_readable(
+            lifecycle.target_of(state), state.resources["table"]["id"], queue,
+            result.lines, timeout)
+        summary.update(stored=outcome.stored, rejected=outcome.rejected,
+                       missing=outcome.missing, latency_ms=outcome.percentiles())
+    if as_json:
+        render.print_json(summary)
+    else:
+        render.generated_view(summary)
+    if wait and summary["missing"]:
+        raise OrderhistError(
+            f"{summary['missing']} lines were not readable after {timeout:g} s; "
+            "see `orderhist status` and the logs under the home directory")
+
+
+def _require_local_pipeline(ctx: Context, state) -> None:
+    from orderhist import emulator, processes
+    from orderhist.errors import OrderhistError
+
+    if not emulator.is_healthy(state.get("endpoint")):
+        raise OrderhistError("the local emulator is not running: run `orderhist up` to restart it")
+    for name in ("agent", "runtime"):
+        if not processes.status(ctx.home, name)["alive"]:
+            raise OrderhistError(f"the {name} is not running: run `orderhist up` to restart it")
+
+
+@cli.command()
+@click.option("--customer", required=True, help="CustomerID, e.g. 17850.")
+@click.option("--invoice", help="Show this invoice's lines instead of the newest.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many orders.")
+@click.option("--since", help="Orders on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Orders on or before this date (YYYY-MM-DD).")
+@click.option("--cursor", help="Continue after the page that printed this cursor.")
+@json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per order line.")
+@pass_context
+def orders(ctx: Context, customer, invoice, limit, since, until, cursor, as_json, as_csv) -> None:
+    """A customer's past orders, newest first, then the lines of the newest (or --invoice)."""
+    from orderhist import history, lifecycle
+
+    if as_json and as_csv:
+        raise click.UsageError("--json and --csv exclude each other")
+    state = lifecycle.require_state(ctx.home)
+    _require_reachable(state)
+    result = history.customer_history(
+        lifecycle.target_of(state), state.resources.get("table", {}).get("id")
+        or f"{state.get('prefix')}-orders", customer, limit=limit, since=since, until=until,
+        cursor=cursor, invoice=invoice)
+    if as_json:
+        from orderhist import render
+
+        render.print_json(result.to_json())
+    elif as_csv:
+        _print_csv(result)
+    else:
+        from orderhist import render
+
+        render.history_view(result)
+
+
+def _print_csv(result) -> None:
+    import csv
+    import sys
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["customer", "invoice", "date", "cancelled", "country", "line",
+                     "stock_code", "description", "quantity", "unit_price", "amount"])
+    for order in result.orders:
+        for line in order.lines:
+            writer.writerow([result.customer, order.invoice, order.date, order.cancelled,
+                             order.country, line.line_no, line.stock_code, line.description,
+                             line.quantity, format(line.unit_price, "f"), line.amount])
+
+
+def _require_reachable(state) -> None:
+    from orderhist import emulator
+    from orderhist.errors import OrderhistError
+
+    if state.get("target") == "local" and not emulator.is_healthy(state.get("endpoint")):
+        raise OrderhistError("the local emulator is not running: run `orderhist up` to restart it")
+
+
+@cli.command()
+@json_option
+@pass_context
+def rejects(ctx: Context, as_json: bool) -> None:
+    """Records the Lambda refused, with the reason and the raw line (kept, not consumed)."""
+    from orderhist import lifecycle, render
+    from orderhist.rejects import list_rejects
+
+    state = lifecycle.require_state(ctx.home)
+    _require_reachable(state)
+    queue = state.resources.get("queue", {}).get("id")
+    found = list_rejects(lifecycle.target_of(state), queue) if queue else []
+    if as_json:
+        render.print_json(found)
+    else:
+        render.rejects_view(found)
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask before deleting AWS resources.")
+@pass_context
+def down(ctx: Context, yes: bool) -> None:
+    """Delete every resource `up` made and stop every local process. Safe to run twice."""
+    from orderhist import lifecycle, render
     from orderhist.state import StackState
 
     state = StackState.load(ctx.home)
-    endpoint_url = endpoint_url or (state.get("endpoint") if state else None)
-    region = region or (state.get("region") if state else None) or aws.DEFAULT_REGION
-    if not endpoint_url:
-        raise OrderhistError("no emulator endpoint: run `orderhist up` or pass --endpoint-url")
-    target = aws.Target(aws.LOCAL, region, endpoint_url)
-    raise SystemExit(run_runtime(target, ctx.home.runtime_dir))
+    if state is not None and state.get("target") == "aws" and not yes:
+        click.confirm(f"Delete every resource of stack {state.get('prefix')!r} in "
+                      f"{state.get('region')}?", abort=True)
+    with render.step_progress("orderhist down") as progress:
+        deleted = lifecycle.down(ctx.home, progress)
+    render.console.print(f"[bold]down[/]: {len(deleted)} resources deleted, local processes stopped")

@@ -1,0 +1,244 @@
+"""Bringing a stack up, reporting on it and taking it down: the library behind `up`,
+`status` and `down`, for the local target (emulator + background processes) and AWS."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from orderhist import aws, emulator, processes, stack
+from orderhist.errors import OrderhistError, UsageProblem
+from orderhist.resources import Names, Settings, StackContext
+from orderhist.state import Home, StackState, write_json_atomic
+
+AGENT, RUNTIME = "agent", "runtime"
+LOCAL_PROCESSES = (emulator.NAME, AGENT, RUNTIME)
+DEFAULT_PREFIX = "orderhist"
+Progress = Callable[[str, str], None]
+
+
+@dataclass
+class UpOptions:
+    # None: what the existing stack records, else the default.
+    target: str | None = None
+    prefix: str | None = None
+    region: str | None = None
+    shards: int = 1
+    on_demand: bool = False
+    endpoint_url: str | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class UpResult:
+    steps: list[stack.Step]
+    started: list[str] = field(default_factory=list)
+    endpoint: str | None = None
+
+
+def require_state(home: Home) -> StackState:
+    state = StackState.load(home)
+    if state is None:
+        raise OrderhistError("no stack here: run `orderhist up` first")
+    return state
+
+
+def target_of(state: StackState) -> aws.Target:
+    return aws.Target(state.get("target"), state.get("region"), state.get("endpoint"))
+
+
+def context_for(state: StackState, target: aws.Target | None = None) -> StackContext:
+    target = target or target_of(state)
+    settings = Settings(shards=state.get("shards", 1), on_demand=state.get("on_demand", False))
+    names = Names(state.get("prefix"), state.get("account"), state.get("region"))
+    return StackContext(target, names, settings)
+
+
+def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None) -> UpResult:
+    home.make_dirs()
+    state = StackState.load(home)
+    defaults = {"target": aws.LOCAL, "prefix": DEFAULT_PREFIX, "region": aws.DEFAULT_REGION}
+    for key, default in defaults.items():
+        recorded = state.get(key) if state is not None else None
+        given = getattr(options, key)
+        if given is not None and recorded is not None and given != recorded:
+            raise UsageProblem(
+                f"this home already holds a stack with {key} {recorded!r}: "
+                f"run `orderhist down` first, or use another --home")
+        setattr(options, key, given or recorded or default)
+    if options.target not in (aws.LOCAL, aws.AWS):
+        raise UsageProblem(f"unknown target {options.target!r}")
+    if options.dry_run:
+        return _dry_run(home, options, state)
+    if state is None:
+        state = StackState.new(home, target=options.target, prefix=options.prefix,
+                               region=options.region, shards=options.shards,
+                               on_demand=options.on_demand, endpoint=options.endpoint_url)
+        state.save()
+    result = UpResult(steps=[])
+    emulator_restarted = False
+    if options.target == aws.LOCAL:
+        progress("emulator", "starting")
+        endpoint, emulator_restarted = _ensure_emulator(home, state, options.region)
+        state.set(endpoint=endpoint)
+        result.endpoint = endpoint
+        if emulator_restarted:
+            result.started.append(emulator.NAME)
+        progress("emulator", "started" if emulator_restarted else "running")
+    target = target_of(state)
+    if not state.get("account"):
+        state.set(account=aws.client("sts", target).get_caller_identity()["Account"])
+    ctx = context_for(state, target)
+    result.steps = stack.apply(ctx, state, progress)
+    if options.target == aws.LOCAL:
+        result.started += _ensure_local_processes(home, state, ctx, emulator_restarted, progress)
+    return result
+
+
+def _dry_run(home: Home, options: UpOptions, state: StackState | None) -> UpResult:
+    if options.target == aws.LOCAL:
+        endpoint = state.get("endpoint") if state else None
+        if not emulator.is_healthy(endpoint):
+            steps = [stack.Step(r.name, "would create", "") for r in stack.plan()]
+            return UpResult(steps=steps)
+    else:
+        endpoint = options.endpoint_url
+    target = aws.Target(options.target, options.region, endpoint)
+    account = aws.client("sts", target).get_caller_identity()["Account"]
+    settings = Settings(shards=options.shards, on_demand=options.on_demand)
+    ctx = StackContext(target, Names(options.prefix, account, options.region), settings)
+    return UpResult(steps=stack.dry_run(ctx), endpoint=endpoint)
+
+
+def _ensure_emulator(home: Home, state: StackState, region: str) -> tuple[str, bool]:
+    endpoint = state.get("endpoint")
+    if processes.status(home, emulator.NAME)["alive"] and emulator.is_healthy(endpoint):
+        return endpoint, False
+    # A dead or wedged emulator took every resource with it: start afresh, forget the old
+    # record and the positions that referred to its stream.
+    emulator.stop(home)
+    for name in (AGENT, RUNTIME):
+        processes.stop(home, name)
+    state.resources.clear()
+    state.set(account=None)
+    _reset_local_checkpoints(home)
+    return emulator.start(home, aws.local_child_environment(region)), True
+
+
+def _reset_local_checkpoints(home: Home) -> None:
+    # The host's log files survive; shipping them again from the start rebuilds the new
+    # table from the same lines (writes are idempotent).
+    for path in (home.agent_dir, home.runtime_dir):
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def agent_config_path(home: Home):
+    return home.agent_dir / "agent.json"
+
+
+def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
+                            restart_all: bool, progress: Progress) -> list[str]:
+    from orderhist.agent import local_agent_config
+
+    config = local_agent_config(
+        log_dir=home.orders_log_dir, stream_name=ctx.names.stream,
+        endpoint=state.get("endpoint"), region=state.get("region"),
+        checkpoint_file=home.agent_dir / "checkpoints.json")
+    config_changed = _write_if_changed(agent_config_path(home), config)
+    env = aws.local_child_environment(state.get("region"))
+    started = []
+    commands = {
+        AGENT: ["agent", "run", "--config", str(agent_config_path(home))],
+        RUNTIME: ["runtime", "run", "--endpoint-url", state.get("endpoint"),
+                  "--region", state.get("region")],
+    }
+    for name, args in commands.items():
+        alive = processes.status(home, name)["alive"]
+        if alive and (restart_all or (name == AGENT and config_changed)):
+            processes.stop(home, name)
+            alive = False
+        if not alive:
+            progress(name, "starting")
+            processes.start(home, name, args, env)
+            started.append(name)
+        progress(name, "running")
+    return started
+
+
+def _write_if_changed(path, data: dict) -> bool:
+    from orderhist.state import read_json
+
+    if read_json(path) == data:
+        return False
+    write_json_atomic(path, data)
+    return True
+
+
+def down(home: Home, progress: Progress = lambda n, w: None) -> list[str]:
+    """Delete every recorded resource and stop every local process; idempotent."""
+    state = StackState.load(home)
+    deleted: list[str] = []
+    if state is not None:
+        for name in (AGENT, RUNTIME):
+            progress(name, "stopping")
+            processes.stop(home, name)
+        target = target_of(state)
+        reachable = not target.is_local or emulator.is_healthy(target.endpoint_url)
+        if reachable and state.get("account"):
+            deleted = stack.destroy(context_for(state, target), state, progress)
+        if target.is_local:
+            progress(emulator.NAME, "stopping")
+            emulator.stop(home)
+        state.remove()
+    # Processes whose pid files outlived a lost state file are stopped too.
+    for name in LOCAL_PROCESSES:
+        processes.stop(home, name)
+    return deleted
+
+
+def status(home: Home) -> dict:
+    from orderhist.agent import read_stats as agent_stats
+    from orderhist.runtime import read_stats as runtime_stats
+
+    state = require_state(home)
+    target = target_of(state)
+    report = {
+        "target": state.get("target"),
+        "endpoint": state.get("endpoint") if target.is_local or target.endpoint_url else None,
+        "region": state.get("region"),
+        "prefix": state.get("prefix"),
+        "home": str(home.root),
+        "processes": {name: processes.status(home, name) for name in LOCAL_PROCESSES}
+        if target.is_local else {},
+        "resources": {},
+        "table": {"name": None, "items": None},
+        "stream": {"name": None, "shards": None, "lag": None},
+        "rejects": None,
+        "agent": agent_stats(home.agent_dir / "stats.json") if target.is_local else None,
+        "runtime": runtime_stats(home.runtime_dir) if target.is_local else None,
+    }
+    reachable = not target.is_local or emulator.is_healthy(target.endpoint_url)
+    if not reachable or not state.get("account"):
+        report["resources"] = {name: {**record, "exists": False}
+                               for name, record in state.resources.items()}
+        return report
+    ctx = context_for(state, target)
+    report["resources"] = stack.check(ctx, state)
+    names = ctx.names
+    if report["resources"]["table"]["exists"]:
+        table = aws.client("dynamodb", target).describe_table(TableName=names.table)["Table"]
+        report["table"] = {"name": names.table, "items": table.get("ItemCount")}
+    if report["resources"]["stream"]["exists"]:
+        summary = aws.client("kinesis", target).describe_stream_summary(
+            StreamName=names.stream)["StreamDescriptionSummary"]
+        lag = (report["runtime"] or {}).get("lag") if report["runtime"] else None
+        report["stream"] = {"name": names.stream, "shards": summary.get("OpenShardCount"),
+                            "lag": lag}
+    if report["resources"]["queue"]["exists"]:
+        attributes = aws.client("sqs", target).get_queue_attributes(
+            QueueUrl=report["resources"]["queue"]["id"],
+            AttributeNames=["ApproximateNumberOfMessages",
+                            "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        report["rejects"] = sum(int(v) for v in attributes.values())
+    return report

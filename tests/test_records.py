@@ -1,0 +1,95 @@
+"""The order line: parsing, validation, normalisation and the round trips between forms."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from orderhist import records
+from orderhist.records import RecordError
+
+
+def line(**changes) -> records.OrderLine:
+    fields = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": 'HEART, "RED" ',
+              "Quantity": "6", "InvoiceDate": "2010-12-01T08:26:00", "UnitPrice": "2.55",
+              "CustomerID": "17850", "Country": "United Kingdom", "LineNo": "1",
+              "EmittedAt": "2026-11-28T04:29:05.123Z"}
+    fields.update(changes)
+    return records.from_fields(fields)
+
+
+def test_log_line_round_trip_keeps_quotes_commas_and_spaces():
+    original = line()
+    text = records.to_log_line(original)
+    assert '"HEART, ""RED"" "' in text
+    assert records.parse_log_line(text) == original
+    assert records.parse_wire((text + "\r\n").encode()) == original
+
+
+def test_csvtojson_object_with_the_seeds_field_names_is_accepted():
+    obj = {"InvoiceNo": "536365", "StockCode": "85123A", "Description": "X", "Quantity": "6",
+           "InvoiceDate": "2010-12-01T08:26:00", "UnitPrice": "2.55", "Customer": "17850.0",
+           "Country": "United Kingdom\r", "LineNo": "7", "EmittedAt": None}
+    parsed = records.parse_wire((json.dumps(obj) + "\n").encode())
+    assert parsed.customer_id == "17850" and parsed.country == "United Kingdom"
+    assert parsed.line_no == 7 and parsed.emitted_at is None
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("17850", "17850"), ("17850.0", "17850"), (17850.0, "17850"), ("", None), (None, None),
+    (float("nan"), None), (" 12346 ", "12346")])
+def test_customer_ids_are_normalised(value, expected):
+    assert records.normalise_customer_id(value) == expected
+
+
+def test_guest_lines_get_a_partition_of_their_invoice():
+    guest = line(CustomerID="")
+    assert guest.partition_key == "GUEST#536365"
+    assert guest.sort_key == "2010-12-01T08:26:00#536365#0000001"
+    assert records.from_item(records.to_item(guest, "x")).customer_id is None
+
+
+def test_item_round_trip_is_exact():
+    original = line(UnitPrice="38970.00", Quantity="-80995", InvoiceNo="C556445")
+    item = records.to_item(original, "2026-11-28T04:29:05.200Z")
+    assert item["UnitPrice"] == {"N": "38970.00"} and item["Cancelled"] == {"BOOL": True}
+    assert records.from_item(item) == original
+    assert original.amount == Decimal("-3156375150.00")
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"Quantity": "6.5"}, "Quantity"),
+    ({"Quantity": "six"}, "Quantity"),
+    ({"UnitPrice": "abc"}, "UnitPrice"),
+    ({"UnitPrice": "NaN"}, "UnitPrice"),
+    ({"InvoiceDate": "12/1/2010 8:26"}, "InvoiceDate"),
+    ({"LineNo": "x"}, "LineNo"),
+    ({"LineNo": "0"}, "LineNo"),
+    ({"InvoiceNo": ""}, "InvoiceNo"),
+    ({"InvoiceNo": "5363#65"}, "InvoiceNo"),
+    ({"StockCode": " "}, "StockCode"),
+    ({"CustomerID": "17#850"}, "CustomerID"),
+    ({"Description": "x" * (records.MAX_TEXT_BYTES + 1)}, "Description"),
+])
+def test_invalid_fields_are_refused_with_the_field_named(changes, reason):
+    with pytest.raises(RecordError, match=reason):
+        line(**changes)
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"\xff\xfe\x00", "UTF-8"),
+    (b"", "empty"),
+    (b"{not json", "JSON"),
+    (b"[1, 2]", "fields"),
+    (b"a,b,c", "fields"),
+    (b'"unterminated,1,2,3,4,5,6,7,8,9', "CSV"),
+])
+def test_poison_on_the_wire_is_a_record_error(data, reason):
+    with pytest.raises(RecordError, match=reason):
+        records.parse_wire(data)
+
+
+def test_dates_with_offsets_are_stored_in_utc():
+    assert records.normalise_date("2010-12-01T09:26:00+01:00") == "2010-12-01T08:26:00"
+    assert records.normalise_date("2010-12-01 08:26") == "2010-12-01T08:26:00"
