@@ -183,10 +183,11 @@ def _require_reachable(state) -> None:
 def rejects(ctx: Context, as_json: bool) -> None:
     """Records the Lambda refused, with the reason and the raw line (kept, not consumed)."""
     from orderhist import lifecycle, render
-    from orderhist.rejects import list_rejects
 
     state = lifecycle.require_state(ctx.home)
     _require_reachable(state)
+    from orderhist.rejects import list_rejects
+
     queue = state.resources.get("queue", {}).get("id")
     found = list_rejects(lifecycle.target_of(state), queue) if queue else []
     if as_json:

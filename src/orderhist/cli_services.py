@@ -63,3 +63,50 @@ def runtime_run(ctx: Context, endpoint_url: str | None, region: str | None) -> N
         raise OrderhistError("no emulator endpoint: run `orderhist up` or pass --endpoint-url")
     target = aws.Target(aws.LOCAL, region, endpoint_url)
     raise SystemExit(run_runtime(target, ctx.home.runtime_dir))
+
+
+@cli.group()
+def dataset() -> None:
+    """Inspect, synthesise or fetch an Online Retail dataset."""
+
+
+@dataset.command("info")
+@click.option("--source", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Dataset file (default: the bundled data/OnlineRetail.csv).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a panel.")
+def dataset_info(source: Path | None, as_json: bool) -> None:
+    """Rows, invoices, customers, guests, cancellations, date range and problems found."""
+    from orderhist import render
+    from orderhist.dataset import info
+    from orderhist.loggen import bundled_dataset
+
+    facts = info(source or bundled_dataset())
+    if as_json:
+        render.print_json(facts)
+    else:
+        render.dataset_view(facts)
+
+
+@dataset.command("synth")
+@click.option("--rows", type=click.IntRange(min=1), default=541_909, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def dataset_synth(rows: int, seed: int, out: Path) -> None:
+    """Write a synthetic dataset with the real file's shape (deterministic for a seed)."""
+    from orderhist import render
+    from orderhist.dataset import write_synthetic
+
+    write_synthetic(out, rows, seed)
+    render.console.print(f"wrote {rows} rows to {out}")
+
+
+@dataset.command("download")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to save the UCI file (Online Retail.xlsx).")
+def dataset_download(out: Path) -> None:
+    """Fetch the real UCI Online Retail file (needs the internet)."""
+    from orderhist import render
+    from orderhist.download import download_uci
+
+    size = download_uci(out)
+    render.console.print(f"saved {size:,} bytes to {out}")

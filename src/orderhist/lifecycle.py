@@ -198,10 +198,10 @@ def down(home: Home, progress: Progress = lambda n, w: None) -> list[str]:
 
 
 def status(home: Home) -> dict:
+    state = require_state(home)
     from orderhist.agent import read_stats as agent_stats
     from orderhist.runtime import read_stats as runtime_stats
 
-    state = require_state(home)
     target = target_of(state)
     report = {
         "target": state.get("target"),

@@ -146,3 +146,17 @@ def rejects_view(rejects: list[dict]) -> None:
         reason = reject.get("reason") or reject.get("condition") or reject.get("kind", "")
         table.add_row(safe(where), safe(reason), safe(str(reject.get("data", ""))[:200]))
     console.print(table)
+
+
+def dataset_view(facts: dict) -> None:
+    from rich.panel import Panel
+
+    grid = Table.grid(padding=(0, 2))
+    for key, value in facts.items():
+        if isinstance(value, (list, dict)):
+            continue
+        grid.add_row(Text(key.replace("_", " "), "bold"), safe(value))
+    console.print(Panel(grid, title="dataset", title_align="left"))
+    problems = facts.get("problems") or []
+    for problem in problems[:10]:
+        console.print(Text(f"row {problem.get('row')}: {problem.get('reason')}", "yellow"))
