@@ -44,7 +44,8 @@ def start(home: Home, env: dict[str, str], timeout: float = 30.0) -> str:
         port_file(home).unlink()
     except FileNotFoundError:
         pass
-    processes.start(home, NAME, ["emulator", "serve", "--port-file", str(port_file(home))], env)
+    process = processes.start(
+        home, NAME, ["emulator", "serve", "--port-file", str(port_file(home))], env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = read_json(port_file(home))
@@ -52,7 +53,8 @@ def start(home: Home, env: dict[str, str], timeout: float = 30.0) -> str:
             endpoint = f"http://{HOST}:{info['port']}"
             if is_healthy(endpoint):
                 return endpoint
-        if not processes.status(home, NAME)["alive"]:
+        # poll(), not the pid file: until exec, the child's command line is still ours.
+        if process.poll() is not None:
             break
         time.sleep(0.05)
     log = processes.log_file(home, NAME)

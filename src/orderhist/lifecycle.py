@@ -137,6 +137,10 @@ def agent_config_path(home: Home):
     return home.agent_dir / "agent.json"
 
 
+def agent_checkpoint_path(home: Home):
+    return home.agent_dir / "checkpoints.json"
+
+
 def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
                             restart_all: bool, progress: Progress) -> list[str]:
     from orderhist.agent import local_agent_config
@@ -144,7 +148,7 @@ def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
     config = local_agent_config(
         log_dir=home.orders_log_dir, stream_name=ctx.names.stream,
         endpoint=state.get("endpoint"), region=state.get("region"),
-        checkpoint_file=home.agent_dir / "checkpoints.json")
+        checkpoint_file=agent_checkpoint_path(home))
     config_changed = _write_if_changed(agent_config_path(home), config)
     env = aws.local_child_environment(state.get("region"))
     started = []
@@ -199,7 +203,7 @@ def down(home: Home, progress: Progress = lambda n, w: None) -> list[str]:
 
 def status(home: Home) -> dict:
     state = require_state(home)
-    from orderhist.agent import read_stats as agent_stats
+    from orderhist.agent import default_stats_path, read_stats as agent_stats
     from orderhist.runtime import read_stats as runtime_stats
 
     target = target_of(state)
@@ -215,7 +219,8 @@ def status(home: Home) -> dict:
         "table": {"name": None, "items": None},
         "stream": {"name": None, "shards": None, "lag": None},
         "rejects": None,
-        "agent": agent_stats(home.agent_dir / "stats.json") if target.is_local else None,
+        "agent": agent_stats(default_stats_path(agent_checkpoint_path(home)))
+        if target.is_local else None,
         "runtime": runtime_stats(home.runtime_dir) if target.is_local else None,
     }
     reachable = not target.is_local or emulator.is_healthy(target.endpoint_url)

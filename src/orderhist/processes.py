@@ -60,7 +60,7 @@ def status(home: Home, name: str) -> dict:
     return {"pid": pid, "alive": bool(pid and is_ours(home, pid))}
 
 
-def start(home: Home, name: str, args: list[str], env: dict[str, str]) -> int:
+def start(home: Home, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
     """Start `python -m orderhist <args>` detached, logging to logs/<name>.log."""
     home.make_dirs()
     command = [sys.executable, "-m", "orderhist", MARKER, str(home.root), *args]
@@ -70,7 +70,7 @@ def start(home: Home, name: str, args: list[str], env: dict[str, str]) -> int:
             env=env, start_new_session=True, close_fds=True,
         )
     pid_file(home, name).write_text(f"{process.pid}\n")
-    return process.pid
+    return process
 
 
 def stop(home: Home, name: str, grace: float = 10.0) -> bool:
