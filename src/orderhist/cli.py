@@ -74,7 +74,11 @@ def main() -> None:
     except Exception as error:  # an AWS error or a bug: one line, traceback on request
         if verbose:
             raise
-        click.echo(f"Error: {_describe(error)} (run with --verbose for details)", err=True)
+        if type(error).__name__ in ("EndpointConnectionError", "ConnectionClosedError"):
+            click.echo("Error: cannot reach the stack's endpoint; if the target is local, "
+                       "run `orderhist up` to restart the emulator", err=True)
+        else:
+            click.echo(f"Error: {_describe(error)} (run with --verbose for details)", err=True)
         sys.exit(1)
 
 

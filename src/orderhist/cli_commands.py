@@ -74,10 +74,11 @@ def status(ctx: Context, as_json: bool) -> None:
 def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> None:
     """Write COUNT order lines to the host's log directory, continuing where the last run
     stopped; with --wait, follow them into the table and report latency."""
-    from orderhist import lifecycle, loggen, render
+    from orderhist import loggen, render
     from orderhist.errors import OrderhistError
+    from orderhist.state import require_state
 
-    state = lifecycle.require_state(ctx.home)
+    state = require_state(ctx.home)
     if state.get("target") != "local":
         raise OrderhistError("generate on --target aws runs through SSM, which is not built yet")
     _require_local_pipeline(ctx, state)
@@ -96,7 +97,7 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
 
         queue = state.resources.get("queue", {}).get("id")
         outcome = delivery.wait_until_readable(
-            lifecycle.target_of(state), state.resources["table"]["id"], queue,
+            state.target(), state.resources["table"]["id"], queue,
             result.lines, timeout)
         summary.update(stored=outcome.stored, rejected=outcome.rejected,
                        missing=outcome.missing, latency_ms=outcome.percentiles())
@@ -133,14 +134,16 @@ def _require_local_pipeline(ctx: Context, state) -> None:
 @pass_context
 def orders(ctx: Context, customer, invoice, limit, since, until, cursor, as_json, as_csv) -> None:
     """A customer's past orders, newest first, then the lines of the newest (or --invoice)."""
-    from orderhist import history, lifecycle
+    from orderhist import history
+    from orderhist.state import require_state
 
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
-    state = lifecycle.require_state(ctx.home)
-    _require_reachable(state)
+    state = require_state(ctx.home)
+    # No health check first: that costs a request, and a stopped emulator shows up as a
+    # refused connection, which `main` reports as "run orderhist up".
     result = history.customer_history(
-        lifecycle.target_of(state), state.resources.get("table", {}).get("id")
+        state.target(), state.resources.get("table", {}).get("id")
         or f"{state.get('prefix')}-orders", customer, limit=limit, since=since, until=until,
         cursor=cursor, invoice=invoice)
     if as_json:
@@ -169,27 +172,19 @@ def _print_csv(result) -> None:
                              line.quantity, format(line.unit_price, "f"), line.amount])
 
 
-def _require_reachable(state) -> None:
-    from orderhist import emulator
-    from orderhist.errors import OrderhistError
-
-    if state.get("target") == "local" and not emulator.is_healthy(state.get("endpoint")):
-        raise OrderhistError("the local emulator is not running: run `orderhist up` to restart it")
-
-
 @cli.command()
 @json_option
 @pass_context
 def rejects(ctx: Context, as_json: bool) -> None:
     """Records the Lambda refused, with the reason and the raw line (kept, not consumed)."""
-    from orderhist import lifecycle, render
+    from orderhist import render
+    from orderhist.state import require_state
 
-    state = lifecycle.require_state(ctx.home)
-    _require_reachable(state)
+    state = require_state(ctx.home)
     from orderhist.rejects import list_rejects
 
     queue = state.resources.get("queue", {}).get("id")
-    found = list_rejects(lifecycle.target_of(state), queue) if queue else []
+    found = list_rejects(state.target(), queue) if queue else []
     if as_json:
         render.print_json(found)
     else:

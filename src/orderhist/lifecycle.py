@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from orderhist import aws, emulator, processes, stack
 from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.resources import Names, Settings, StackContext
-from orderhist.state import Home, StackState, write_json_atomic
+from orderhist.state import Home, StackState, require_state, write_json_atomic
 
 AGENT, RUNTIME = "agent", "runtime"
 LOCAL_PROCESSES = (emulator.NAME, AGENT, RUNTIME)
@@ -36,19 +36,8 @@ class UpResult:
     endpoint: str | None = None
 
 
-def require_state(home: Home) -> StackState:
-    state = StackState.load(home)
-    if state is None:
-        raise OrderhistError("no stack here: run `orderhist up` first")
-    return state
-
-
-def target_of(state: StackState) -> aws.Target:
-    return aws.Target(state.get("target"), state.get("region"), state.get("endpoint"))
-
-
 def context_for(state: StackState, target: aws.Target | None = None) -> StackContext:
-    target = target or target_of(state)
+    target = target or state.target()
     settings = Settings(shards=state.get("shards", 1), on_demand=state.get("on_demand", False))
     names = Names(state.get("prefix"), state.get("account"), state.get("region"))
     return StackContext(target, names, settings)
@@ -85,7 +74,7 @@ def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None) -
         if emulator_restarted:
             result.started.append(emulator.NAME)
         progress("emulator", "started" if emulator_restarted else "running")
-    target = target_of(state)
+    target = state.target()
     if not state.get("account"):
         state.set(account=aws.client("sts", target).get_caller_identity()["Account"])
     ctx = context_for(state, target)
@@ -187,7 +176,7 @@ def down(home: Home, progress: Progress = lambda n, w: None) -> list[str]:
         for name in (AGENT, RUNTIME):
             progress(name, "stopping")
             processes.stop(home, name)
-        target = target_of(state)
+        target = state.target()
         reachable = not target.is_local or emulator.is_healthy(target.endpoint_url)
         if reachable and state.get("account"):
             deleted = stack.destroy(context_for(state, target), state, progress)
@@ -206,7 +195,7 @@ def status(home: Home) -> dict:
     from orderhist.agent import default_stats_path, read_stats as agent_stats
     from orderhist.runtime import read_stats as runtime_stats
 
-    target = target_of(state)
+    target = state.target()
     report = {
         "target": state.get("target"),
         "endpoint": state.get("endpoint") if target.is_local or target.endpoint_url else None,
@@ -237,9 +226,11 @@ def status(home: Home) -> dict:
     if report["resources"]["stream"]["exists"]:
         summary = aws.client("kinesis", target).describe_stream_summary(
             StreamName=names.stream)["StreamDescriptionSummary"]
-        lag = (report["runtime"] or {}).get("lag") if report["runtime"] else None
+        runtime = report["runtime"] or {}
         report["stream"] = {"name": names.stream, "shards": summary.get("OpenShardCount"),
-                            "lag": lag}
+                            "lag": {"millis_behind_latest": runtime.get("millis_behind_latest"),
+                                    "records_behind": runtime.get("records_behind")}
+                            if runtime.get("present") else None}
     if report["resources"]["queue"]["exists"]:
         attributes = aws.client("sqs", target).get_queue_attributes(
             QueueUrl=report["resources"]["queue"]["id"],

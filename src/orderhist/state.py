@@ -11,6 +11,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from orderhist import aws
+from orderhist.errors import OrderhistError
+
 STATE_VERSION = 1
 
 
@@ -105,6 +108,9 @@ class StackState:
     def resources(self) -> dict:
         return self.data.setdefault("resources", {})
 
+    def target(self) -> aws.Target:
+        return aws.Target(self.get("target"), self.get("region"), self.get("endpoint"))
+
     def get(self, key: str, default=None):
         return self.data.get(key, default)
 
@@ -128,3 +134,10 @@ class StackState:
             self.home.state_file.unlink()
         except FileNotFoundError:
             pass
+
+
+def require_state(home: Home) -> StackState:
+    state = StackState.load(home)
+    if state is None:
+        raise OrderhistError("no stack here: run `orderhist up` first")
+    return state
