@@ -58,9 +58,14 @@ def main() -> None:
     except click.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
+    except click.UsageError as error:
+        # One line, naming where help is, instead of click's three-line usage block.
+        where = error.ctx.command_path if error.ctx else "orderhist"
+        click.echo(f"Error: {error.format_message()} (see `{where} --help`)", err=True)
+        sys.exit(2)
     except click.ClickException as error:
         error.show()
-        sys.exit(2 if isinstance(error, click.UsageError) else error.exit_code)
+        sys.exit(error.exit_code)
     except UsageProblem as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)

@@ -123,39 +123,64 @@ def _require_local_pipeline(ctx: Context, state) -> None:
 
 
 @cli.command()
-@click.option("--customer", required=True, help="CustomerID, e.g. 17850.")
-@click.option("--invoice", help="Show this invoice's lines instead of the newest.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many orders.")
+@click.option("--customer", help="CustomerID, e.g. 17850.")
+@click.option("--invoice", help="This invoice's lines (with --customer: only if it is theirs).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many orders per page.")
+@click.option("--after", help="The next page: the cursor the previous page printed.")
 @click.option("--since", help="Orders on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Orders on or before this date (YYYY-MM-DD).")
-@click.option("--cursor", help="Continue after the page that printed this cursor.")
+@click.option("--follow", is_flag=True, help="Stay open and show each new order as it lands.")
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per order line.")
 @pass_context
-def orders(ctx: Context, customer, invoice, limit, since, until, cursor, as_json, as_csv) -> None:
-    """A customer's past orders, newest first, then the lines of the newest (or --invoice)."""
+def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, as_json,
+           as_csv) -> None:
+    """A customer's past orders, newest first: a summary, one row per invoice, then the lines
+    of the newest (or of --invoice). --invoice alone shows one invoice, guests' included."""
     from orderhist import history
     from orderhist.state import require_state
 
     if as_json and as_csv:
         raise click.UsageError("--json and --csv exclude each other")
+    if not customer and not invoice:
+        raise click.UsageError("name a --customer, an --invoice, or both")
+    if follow and (not customer or as_json or as_csv):
+        raise click.UsageError("--follow needs --customer and the table view")
     state = require_state(ctx.home)
-    # No health check first: that costs a request, and a stopped emulator shows up as a
-    # refused connection, which `main` reports as "run orderhist up".
-    result = history.customer_history(
-        state.target(), state.resources.get("table", {}).get("id")
-        or f"{state.get('prefix')}-orders", customer, limit=limit, since=since, until=until,
-        cursor=cursor, invoice=invoice)
+    table = state.resources.get("table", {}).get("id") or f"{state.get('prefix')}-orders"
+    # No health probe first: a stopped emulator shows up as a refused connection, which
+    # `main` reports as "run orderhist up", and `orders` stays one request fast.
+    if customer:
+        result = history.customer_history(state.target(), table, customer, limit=limit,
+                                          since=since, until=until, after=after)
+        selected = history.invoice_history(state.target(), table, invoice, customer) \
+            if invoice else None
+    else:
+        result = selected = history.invoice_history(state.target(), table, invoice)
     if as_json:
         from orderhist import render
 
-        render.print_json(result.to_json())
+        render.print_json((selected or result).to_json())
     elif as_csv:
-        _print_csv(result)
+        _print_csv(selected or result)
     else:
         from orderhist import render
 
-        render.history_view(result)
+        render.history_view(result, selected.orders[0] if selected and selected.orders else None,
+                            invoice_missing=bool(invoice) and not (selected and selected.orders))
+        if follow:
+            _follow(state, table, result.customer)
+
+
+def _follow(state, table: str, customer: str) -> None:
+    from orderhist import history, render
+
+    render.console.print(render.Text("following new orders (Ctrl-C to stop)…", "dim"))
+    try:
+        for orders_landed in history.follow(state.target(), table, customer):
+            render.new_orders_view(orders_landed)
+    except KeyboardInterrupt:
+        render.console.print(render.Text("stopped following.", "dim"))
 
 
 def _print_csv(result) -> None:

@@ -25,6 +25,7 @@ class Order:
     cancelled: bool
     country: str
     lines: list[OrderLine] = field(default_factory=list)
+    first_key: str = ""  # the sort key of its newest line: where a page boundary falls
 
     @property
     def items(self) -> int:
@@ -59,14 +60,33 @@ class Order:
 
 
 @dataclass
+class Summary:
+    placed: int
+    cancelled: int
+    total: Decimal
+    first: str | None
+    last: str | None
+    by_month: dict[str, Decimal]
+
+    def to_json(self) -> dict:
+        return {"placed": self.placed, "cancelled": self.cancelled, "total": str(self.total),
+                "first": self.first, "last": self.last,
+                "by_month": {month: str(value) for month, value in self.by_month.items()}}
+
+
+@dataclass
 class History:
     customer: str
     orders: list[Order]
     next: str | None = None
+    summary: Summary | None = None
 
     def to_json(self) -> dict:
-        return {"customer": self.customer, "orders": [o.to_json() for o in self.orders],
-                "next": self.next}
+        reply = {"customer": self.customer, "orders": [o.to_json() for o in self.orders],
+                 "next": self.next}
+        if self.summary is not None:
+            reply["summary"] = self.summary.to_json()
+        return reply
 
 
 def parse_day(text: str | None, end_of_day: bool = False) -> str | None:
@@ -82,47 +102,96 @@ def parse_day(text: str | None, end_of_day: bool = False) -> str | None:
         raise UsageProblem(f"{text!r} is not a date (use YYYY-MM-DD)") from None
 
 
+def parse_customer(text: str) -> str:
+    """A --customer value: a customer number as the dataset writes it (17850 or 17850.0)."""
+    try:
+        customer = records.normalise_customer_id(text)
+    except records.RecordError:
+        customer = None
+    if not customer or not customer.isdigit():
+        raise UsageProblem(f"--customer {text!r} is not a customer number (e.g. 17850)")
+    return customer
+
+
 def customer_history(target: aws.Target, table: str, customer: str, *, limit: int | None = None,
                      since: str | None = None, until: str | None = None,
-                     cursor: str | None = None, invoice: str | None = None) -> History:
-    customer = records.normalise_customer_id(customer) or ""
-    if not customer:
-        raise UsageProblem("--customer must name a customer")
+                     after: str | None = None) -> History:
+    """Every order of the customer within the dates, newest first, summarised; then the page
+    of `limit` orders that follows the cursor `after`."""
+    customer = parse_customer(customer)
+    lower, upper = parse_day(since), parse_day(until, end_of_day=True)
+    if lower and upper and lower > upper:
+        raise UsageProblem(f"--since {since} is after --until {until}")
+    after_key = _decode_cursor(after) if after else None
+    if upper:
+        upper += "#~"  # sorts after every "#<invoice>#<line>" of that second
+    items = _query(aws.client("dynamodb", target), table, customer, lower, upper)
+    orders = group_orders(items)
+    summary = summarise(orders)
+    if after_key is not None:
+        orders = [order for order in orders if order.first_key < after_key]
+    next_cursor = None
+    if limit is not None and len(orders) > limit:
+        orders = orders[:limit]
+        next_cursor = _encode_cursor(orders[-1].first_key)
+    return History(customer, orders, next_cursor, summary)
+
+
+def invoice_history(target: aws.Target, table: str, invoice: str,
+                    customer: str | None = None) -> History:
+    """One invoice through the ByInvoice index, guest invoices included; with a customer,
+    only if it is theirs."""
+    customer = parse_customer(customer) if customer is not None else None
     dynamodb = aws.client("dynamodb", target)
-    if invoice:
-        return History(customer, _one_invoice(dynamodb, table, customer, invoice))
+    request = {"TableName": table, "IndexName": "ByInvoice",
+               "KeyConditionExpression": "InvoiceNo = :i",
+               "ExpressionAttributeValues": {":i": {"S": invoice.strip()}}}
+    items = []
+    while True:
+        reply = dynamodb.query(**request)
+        items += reply.get("Items", [])
+        if not reply.get("LastEvaluatedKey"):
+            break
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    owners = {item["CustomerID"]["S"] for item in items}
+    if customer is not None and customer not in owners:
+        items = []
+    owner = customer or (next(iter(owners)) if len(owners) == 1 else "")
+    return History(owner, group_orders(items))
 
-    lower = parse_day(since)
-    upper = _decode_cursor(cursor) if cursor else None
-    until_bound = parse_day(until, end_of_day=True)
-    if until_bound:
-        # "#~" sorts after every "#<invoice>#<line>" of that second.
-        until_bound += "#~"
-        upper = min(upper, until_bound) if upper else until_bound
 
+def group_orders(items) -> list[Order]:
+    """Lines (newest first, as the table returns them) grouped into orders, in that order."""
     orders: dict[str, Order] = {}
-    last_sk_of: dict[str, str] = {}
-    for item in _query(dynamodb, table, customer, lower, upper):
+    for item in items:
         line = records.from_item(item)
         order = orders.get(line.invoice_no)
         if order is None:
-            if limit is not None and len(orders) == limit:
-                # One more invoice exists: the cursor resumes below the last one shown.
-                last = next(reversed(orders))
-                return History(customer, _finish(orders), _encode_cursor(last_sk_of[last]))
             order = orders[line.invoice_no] = Order(
-                line.invoice_no, line.invoice_date, line.cancelled, line.country)
+                line.invoice_no, line.invoice_date, line.cancelled, line.country,
+                first_key=item["SK"]["S"])
         order.lines.append(line)
-        last_sk_of[line.invoice_no] = item["SK"]["S"]
-    return History(customer, _finish(orders))
-
-
-def _finish(orders: dict[str, Order]) -> list[Order]:
     for order in orders.values():
         order.lines.sort(key=lambda line: line.line_no)
         # An invoice whose lines carry two timestamps was placed at the earlier one.
         order.date = min(line.invoice_date for line in order.lines)
     return list(orders.values())
+
+
+def summarise(orders: list[Order]) -> Summary:
+    by_month: dict[str, Decimal] = {}
+    for order in sorted(orders, key=lambda o: o.date):
+        month = order.date[:7]
+        by_month[month] = by_month.get(month, Decimal(0)) + order.total
+    dates = [order.date for order in orders]
+    return Summary(
+        placed=sum(not order.cancelled for order in orders),
+        cancelled=sum(order.cancelled for order in orders),
+        total=sum((order.total for order in orders), Decimal(0)),
+        first=min(dates) if dates else None,
+        last=max(dates) if dates else None,
+        by_month=by_month,
+    )
 
 
 def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | None):
@@ -148,25 +217,6 @@ def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | 
         request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
 
-def _one_invoice(dynamodb, table: str, customer: str, invoice: str) -> list[Order]:
-    request = {"TableName": table, "IndexName": "ByInvoice",
-               "KeyConditionExpression": "InvoiceNo = :i",
-               "ExpressionAttributeValues": {":i": {"S": invoice.strip()}}}
-    lines = []
-    while True:
-        reply = dynamodb.query(**request)
-        lines += [records.from_item(item) for item in reply.get("Items", [])
-                  if item["CustomerID"]["S"] == customer]
-        if not reply.get("LastEvaluatedKey"):
-            break
-        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-    if not lines:
-        return []
-    first = lines[0]
-    order = Order(first.invoice_no, first.invoice_date, first.cancelled, first.country, lines)
-    return _finish({order.invoice: order})
-
-
 def _encode_cursor(sort_key: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"before": sort_key}).encode()).decode()
 
@@ -175,4 +225,23 @@ def _decode_cursor(cursor: str) -> str:
     try:
         return json.loads(base64.urlsafe_b64decode(cursor.encode()))["before"]
     except (ValueError, KeyError, TypeError):
-        raise UsageProblem("--cursor is not a cursor that `orders` printed") from None
+        raise UsageProblem("--after is not a cursor that `orders` printed") from None
+
+
+def follow(target: aws.Target, table: str, customer: str, poll_interval: float = 0.5):
+    """Yield each batch of lines that lands for the customer from now on, as orders.
+
+    Dataset dates are not arrival order (an old order can land late), so each poll compares
+    the whole history's keys with what was already seen rather than reading past a bound."""
+    import time
+
+    customer = parse_customer(customer)
+    dynamodb = aws.client("dynamodb", target)
+    seen = {item["SK"]["S"] for item in _query(dynamodb, table, customer, None, None)}
+    while True:
+        time.sleep(poll_interval)
+        fresh = [item for item in _query(dynamodb, table, customer, None, None)
+                 if item["SK"]["S"] not in seen]
+        if fresh:
+            seen.update(item["SK"]["S"] for item in fresh)
+            yield group_orders(fresh)

@@ -106,31 +106,99 @@ def generated_view(summary: dict) -> None:
                 f"{k} {v}" for k, v in latency.items()), "cyan"))
 
 
-def history_view(history) -> None:
-    if not history.orders:
-        console.print(Text(f"No orders for customer {history.customer}.", "yellow"))
-        return
-    orders = Table(title=Text(f"Past orders of customer {history.customer}"), title_justify="left")
+def money(value) -> str:
+    """Exact Decimal rounded only here, for display: 1234.5 -> "1,234.50"."""
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    return f"{Decimal(value).quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
+
+
+def _when(iso: str | None) -> str:
+    return iso.replace("T", " ")[:16] if iso else "–"
+
+
+def summary_panel(history):
+    from rich.columns import Columns
+    from rich.panel import Panel
+
+    summary = history.summary
+    facts = Table.grid(padding=(0, 2))
+    facts.add_row(Text("orders placed", "bold"), Text(str(summary.placed)))
+    facts.add_row(Text("cancelled", "bold"), Text(str(summary.cancelled), "red" if summary.cancelled else ""))
+    facts.add_row(Text("total spent", "bold"), Text(f"£{money(summary.total)}", "bold"))
+    facts.add_row(Text("first order", "bold"), Text(_when(summary.first)))
+    facts.add_row(Text("last order", "bold"), Text(_when(summary.last)))
+    return Panel(Columns([facts, spend_chart(summary.by_month)], padding=(0, 4)),
+                 title=Text(f"Customer {history.customer}"), title_align="left")
+
+
+def spend_chart(by_month: dict, width: int = 30) -> Table:
+    """Spend per month as horizontal bars; a month where refunds outweigh orders is red."""
+    chart = Table.grid(padding=(0, 1))
+    chart.add_column(style="dim")
+    chart.add_column()
+    chart.add_column(justify="right")
+    largest = max((abs(v) for v in by_month.values()), default=0)
+    for month, value in by_month.items():
+        cells = int(round(width * abs(value) / largest)) if largest else 0
+        bar = Text("█" * max(cells, 1 if value else 0), "red" if value < 0 else "cyan")
+        chart.add_row(month, bar, Text(f"£{money(value)}"))
+    return chart
+
+
+def orders_table(orders, title) -> Table:
+    table = Table(title=title, title_justify="left")
     for column, justify in (("date", "left"), ("invoice", "left"), ("status", "left"),
                             ("items", "right"), ("units", "right"), ("total £", "right")):
-        orders.add_column(column, justify=justify)
-    for order in history.orders:
-        orders.add_row(safe(order.date.replace("T", " ")), safe(order.invoice),
-                       Text("cancelled", "red") if order.cancelled else Text("placed", "green"),
-                       str(order.items), str(order.units), safe(order.total))
-    console.print(orders)
-    newest = history.orders[0]
-    lines = Table(title=Text(f"Invoice {newest.invoice}, {newest.date.replace('T', ' ')}"),
+        table.add_column(column, justify=justify)
+    for order in orders:
+        table.add_row(Text(_when(order.date)), safe(order.invoice),
+                      Text("cancelled", "red") if order.cancelled else Text("placed", "green"),
+                      str(order.items), str(order.units),
+                      Text(money(order.total), "red" if order.total < 0 else ""))
+    return table
+
+
+def lines_table(order) -> Table:
+    table = Table(title=Text.assemble("Invoice ", safe(order.invoice), f", {_when(order.date)}",
+                                      (" (cancelled)", "red") if order.cancelled else ""),
                   title_justify="left")
     for column, justify in (("line", "right"), ("stock code", "left"), ("description", "left"),
                             ("qty", "right"), ("unit £", "right"), ("amount £", "right")):
-        lines.add_column(column, justify=justify)
-    for line in newest.lines:
-        lines.add_row(str(line.line_no), safe(line.stock_code), safe(line.description),
-                      str(line.quantity), safe(format(line.unit_price, "f")), safe(line.amount))
-    console.print(lines)
+        table.add_column(column, justify=justify)
+    for line in order.lines:
+        table.add_row(str(line.line_no), safe(line.stock_code), safe(line.description),
+                      str(line.quantity), safe(format(line.unit_price, "f")),
+                      Text(money(line.amount), "red" if line.amount < 0 else ""))
+    table.caption = Text(f"total £{money(order.total)}")
+    table.caption_justify = "right"
+    return table
+
+
+def history_view(history, selected=None, invoice_missing: bool = False) -> None:
+    if history.summary is not None and history.orders:
+        console.print(summary_panel(history))
+    if not history.orders and not selected:
+        console.print(Text(f"No orders for customer {history.customer}.", "yellow")
+                      if history.customer else Text("No such invoice.", "yellow"))
+        return
+    if history.summary is not None:
+        console.print(orders_table(history.orders, Text("Past orders, newest first")))
+    if invoice_missing:
+        console.print(Text("That invoice is not among this customer's orders.", "yellow"))
+    shown = selected or (history.orders[0] if history.orders else None)
+    if shown is not None:
+        console.print(lines_table(shown))
     if history.next:
-        console.print(Text(f"more: --cursor {history.next}", "dim"))
+        console.print(Text(f"more: --after {history.next}", "dim"))
+
+
+def new_orders_view(orders) -> None:
+    for order in orders:
+        console.print(Text.assemble(("new ", "bold green"), f"{_when(order.date)}  invoice ",
+                                    safe(order.invoice), f"  {order.items} lines  ",
+                                    (f"£{money(order.total)}", "bold")))
+        console.print(lines_table(order))
 
 
 def rejects_view(rejects: list[dict]) -> None:
