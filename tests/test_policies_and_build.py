@@ -15,6 +15,11 @@ LOGS = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/p-ingest"
 BUCKET = "arn:aws:s3:::p-artifacts-123456789012-us-east-1"
 
 
+def actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
 def statements(document: str) -> list[dict]:
     parsed = json.loads(document)
     assert parsed["Version"] == "2012-10-17"
@@ -29,17 +34,18 @@ def test_ingest_policy_scopes_every_data_action_to_its_arn():
     assert by_sid["WriteOrderTable"]["Resource"] == TABLE
     assert set(by_sid["WriteOrderTable"]["Action"]) == {"dynamodb:BatchWriteItem", "dynamodb:PutItem"}
     assert by_sid["SendRejects"]["Resource"] == QUEUE
-    wildcard = [s for s in found if s["Resource"] == "*"]
-    assert [s["Action"] for s in wildcard] == ["kinesis:ListStreams"]
-    assert not any("*" in a for s in found for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+    assert not [s for s in found if s["Resource"] == "*"]
+    assert not any("*" in action for s in found for action in actions(s))
 
 
 def test_host_policy_can_put_records_and_read_only_its_prefix():
     found = {s["Sid"]: s for s in statements(policies.host_policy(
-        stream_arn=STREAM, bucket_arn=BUCKET, artifacts_prefix="host/"))}
+        stream_arn=STREAM, bucket_arn=BUCKET, artifacts_prefix="host/", reports_prefix="runs"))}
     assert "kinesis:PutRecords" in found["PutOrderRecords"]["Action"]
     assert found["PutOrderRecords"]["Resource"] == STREAM
     assert found["ReadArtifacts"]["Resource"] == BUCKET + "/host/*"
+    assert found["WriteGeneratorReports"]["Resource"] == BUCKET + "/runs/*"
+    assert actions(found["WriteGeneratorReports"]) == ["s3:PutObject"]
     assert all(not a.startswith(("kinesis:", "dynamodb:", "s3:"))
                for a in found["SsmAgentCore"]["Action"])
 

@@ -13,24 +13,31 @@ from orderhist.cli import Context, cli, json_option, pass_context
               help="local: the embedded emulator (default); aws: real AWS.")
 @click.option("--prefix", help="Name prefix of every resource (default orderhist).")
 @click.option("--region", help="AWS region (default us-east-1).")
-@click.option("--shards", type=click.IntRange(1, 500), default=1, show_default=True,
-              help="Provisioned shards of the stream.")
-@click.option("--on-demand", is_flag=True, help="An on-demand stream instead of shards.")
+@click.option("--shards", type=click.IntRange(1, 500), help="Provisioned shards (default 1).")
+@click.option("--on-demand", is_flag=True, default=None,
+              help="An on-demand stream instead of shards.")
+@click.option("--agent", type=click.Choice(["orderhist", "kinesis-agent"]),
+              help="What ships the host's logs on AWS (default orderhist).")
+@click.option("--instance-type", help="The host's instance type (default t4g.small).")
+@click.option("--pitr", is_flag=True, default=None,
+              help="Point-in-time recovery for the table.")
 @click.option("--endpoint-url", help="An AWS-compatible endpoint for --target aws.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and touch nothing.")
 @pass_context
-def up(ctx: Context, target, prefix, region, shards, on_demand, endpoint_url, dry_run) -> None:
+def up(ctx: Context, target, prefix, region, shards, on_demand, agent, instance_type, pitr,
+       endpoint_url, dry_run) -> None:
     """Provision the pipeline, idempotently: a second run repairs what is missing or dead
     and changes nothing that is right."""
     from orderhist import lifecycle, render
 
-    if shards != 1 and on_demand:
+    if shards and on_demand:
         raise click.UsageError("--shards and --on-demand exclude each other")
     if endpoint_url and target != "aws":
         raise click.UsageError("--endpoint-url applies to --target aws")
     options = lifecycle.UpOptions(target=target, prefix=prefix, region=region, shards=shards,
-                                  on_demand=on_demand, endpoint_url=endpoint_url,
-                                  dry_run=dry_run)
+                                  on_demand=on_demand, agent=agent,
+                                  instance_type=instance_type, pitr=pitr,
+                                  endpoint_url=endpoint_url, dry_run=dry_run)
     if dry_run:
         result = lifecycle.up(ctx.home, options)
         render.console.print(render.steps_table(result.steps, "plan (nothing changed)"))
@@ -79,16 +86,24 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
     from orderhist.state import require_state
 
     state = require_state(ctx.home)
-    if state.get("target") != "local":
-        raise OrderhistError("generate on --target aws runs through SSM, which is not built yet")
-    _require_local_pipeline(ctx, state)
-    result = loggen.generate(ctx.home, count, source=source, now=now, rate=rate)
+    if state.get("target") == "local":
+        _require_local_pipeline(ctx, state)
+        result = loggen.generate(ctx.home, count, source=source, now=now, rate=rate)
+        lines, where, skipped = result.lines, str(result.file), len(result.skipped)
+    else:
+        from orderhist import remote
+
+        if source:
+            raise click.UsageError("--source applies to the local target; the host "
+                                   "generates from the dataset `up` gave it")
+        lines = remote.generate_on_host(state, count, now, rate, timeout)
+        where, skipped = f"{state.resources['instance']['id']}:/var/log/orders", 0
     summary = {
-        "lines": len(result.lines),
-        "first_line": result.lines[0].line_no,
-        "last_line": result.lines[-1].line_no,
-        "file": str(result.file),
-        "skipped": len(result.skipped),
+        "lines": len(lines),
+        "first_line": lines[0].line_no if lines else None,
+        "last_line": lines[-1].line_no if lines else None,
+        "file": where,
+        "skipped": skipped,
         "stored": None, "rejected": None, "missing": None,
         "latency_ms": None,
     }
@@ -97,8 +112,7 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
 
         queue = state.resources.get("queue", {}).get("id")
         outcome = delivery.wait_until_readable(
-            state.target(), state.resources["table"]["id"], queue,
-            result.lines, timeout)
+            state.target(), state.resources["table"]["id"], queue, lines, timeout)
         summary.update(stored=outcome.stored, rejected=outcome.rejected,
                        missing=outcome.missing, latency_ms=outcome.percentiles())
     if as_json:

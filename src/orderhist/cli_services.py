@@ -110,3 +110,24 @@ def dataset_download(out: Path) -> None:
 
     size = download_uci(out)
     render.console.print(f"saved {size:,} bytes to {out}")
+
+
+@cli.command("host-generate", hidden=True)
+@click.option("--count", type=click.IntRange(1, 10_000_000), required=True)
+@click.option("--source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--now", is_flag=True)
+@click.option("--rate", type=click.FloatRange(min=0.1))
+@click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
+              default="/var/log/orders", show_default=True)
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to copy the lines written, for the CLI that asked for them.")
+@pass_context
+def host_generate(ctx: Context, count, source, now, rate, log_dir, report) -> None:
+    """The generator as the EC2 host runs it (through SSM): lines to the log directory."""
+    from orderhist import loggen, records
+
+    result = loggen.generate(ctx.home, count, source=source, now=now, rate=rate,
+                             log_dir=log_dir)
+    report.write_text("".join(records.to_log_line(line) + "\n" for line in result.lines),
+                      encoding="utf-8")
+    click.echo(f"wrote {len(result.lines)} lines to {result.file}")

@@ -2,11 +2,12 @@
 `status` and `down`, for the local target (emulator + background processes) and AWS."""
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from orderhist import aws, emulator, processes, stack
+from orderhist import aws, emulator, hostsetup, processes, stack
 from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import Home, StackState, require_state, write_json_atomic
@@ -23,8 +24,11 @@ class UpOptions:
     target: str | None = None
     prefix: str | None = None
     region: str | None = None
-    shards: int = 1
-    on_demand: bool = False
+    shards: int | None = None
+    on_demand: bool | None = None
+    agent: str | None = None
+    instance_type: str | None = None
+    pitr: bool | None = None
     endpoint_url: str | None = None
     dry_run: bool = False
 
@@ -36,11 +40,28 @@ class UpResult:
     endpoint: str | None = None
 
 
+SETTINGS = ("shards", "on_demand", "agent", "instance_type", "pitr")
+PREFIX_RULE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+
+
 def context_for(state: StackState, target: aws.Target | None = None) -> StackContext:
     target = target or state.target()
-    settings = Settings(shards=state.get("shards", 1), on_demand=state.get("on_demand", False))
+    settings = Settings(**(state.get("settings") or {}))
     names = Names(state.get("prefix"), state.get("account"), state.get("region"))
     return StackContext(target, names, settings)
+
+
+def _settings(options: UpOptions, recorded: dict) -> dict:
+    """What the stack should be: what was asked now, else what was recorded, else defaults."""
+    chosen = dict(recorded)
+    for key in SETTINGS:
+        if getattr(options, key) is not None:
+            chosen[key] = getattr(options, key)
+    if options.shards is not None and not options.on_demand:
+        chosen["on_demand"] = False
+    if chosen.get("agent", "orderhist") not in hostsetup.AGENTS:
+        raise UsageProblem(f"--agent must be one of {', '.join(hostsetup.AGENTS)}")
+    return chosen
 
 
 def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None) -> UpResult:
@@ -57,13 +78,17 @@ def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None) -
         setattr(options, key, given or recorded or default)
     if options.target not in (aws.LOCAL, aws.AWS):
         raise UsageProblem(f"unknown target {options.target!r}")
+    if not PREFIX_RULE.match(options.prefix):
+        raise UsageProblem("--prefix must be 1-20 lowercase letters, digits or hyphens, "
+                           "starting with a letter (it names buckets, queues and roles)")
+    settings = _settings(options, state.get("settings", {}) if state is not None else {})
     if options.dry_run:
-        return _dry_run(home, options, state)
+        return _dry_run(options, state, settings)
     if state is None:
         state = StackState.new(home, target=options.target, prefix=options.prefix,
-                               region=options.region, shards=options.shards,
-                               on_demand=options.on_demand, endpoint=options.endpoint_url)
-        state.save()
+                               region=options.region, endpoint=options.endpoint_url)
+    state.data["settings"] = settings
+    state.save()
     result = UpResult(steps=[])
     emulator_restarted = False
     if options.target == aws.LOCAL:
@@ -84,7 +109,7 @@ def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None) -
     return result
 
 
-def _dry_run(home: Home, options: UpOptions, state: StackState | None) -> UpResult:
+def _dry_run(options: UpOptions, state: StackState | None, settings: dict) -> UpResult:
     if options.target == aws.LOCAL:
         endpoint = state.get("endpoint") if state else None
         if not emulator.is_healthy(endpoint):
@@ -94,8 +119,8 @@ def _dry_run(home: Home, options: UpOptions, state: StackState | None) -> UpResu
         endpoint = options.endpoint_url
     target = aws.Target(options.target, options.region, endpoint)
     account = aws.client("sts", target).get_caller_identity()["Account"]
-    settings = Settings(shards=options.shards, on_demand=options.on_demand)
-    ctx = StackContext(target, Names(options.prefix, account, options.region), settings)
+    ctx = StackContext(target, Names(options.prefix, account, options.region),
+                       Settings(**settings))
     return UpResult(steps=stack.dry_run(ctx), endpoint=endpoint)
 
 
@@ -180,6 +205,7 @@ def down(home: Home, progress: Progress = lambda n, w: None) -> list[str]:
         reachable = not target.is_local or emulator.is_healthy(target.endpoint_url)
         if reachable and state.get("account"):
             deleted = stack.destroy(context_for(state, target), state, progress)
+            deleted += stack.sweep_strays(context_for(state, target), progress)
         if target.is_local:
             progress(emulator.NAME, "stopping")
             emulator.stop(home)

@@ -39,7 +39,7 @@ def position_file(home: Home) -> Path:
 
 
 def generate(home: Home, count: int, source: Path | None = None, now: bool = False,
-             rate: float | None = None) -> Generated:
+             rate: float | None = None, log_dir: Path | None = None) -> Generated:
     from orderhist.dataset import iter_lines
 
     if count < 1:
@@ -72,18 +72,19 @@ def generate(home: Home, count: int, source: Path | None = None, now: bool = Fal
                 raise UsageProblem(f"{source} holds no readable order lines")
             position, wrapped = 0, True  # the end of the dataset: start again from the top
 
-    home.orders_log_dir.mkdir(parents=True, exist_ok=True)
-    path = _new_log_path(home)
+    log_dir = log_dir or home.orders_log_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = _new_log_path(log_dir)
     written = _write(path, chosen, now, rate)
     positions[str(source)] = position
     write_json_atomic(position_file(home), positions)
     return Generated(written, skipped, path, wrapped)
 
 
-def _new_log_path(home: Home) -> Path:
+def _new_log_path(log_dir: Path) -> Path:
     # One file per run, named by time: the agent follows new files as they appear.
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
-    return home.orders_log_dir / f"{stamp}.log"
+    return log_dir / f"{stamp}.log"
 
 
 def _write(path: Path, lines: list[OrderLine], now: bool, rate: float | None) -> list[OrderLine]:

@@ -37,13 +37,6 @@ def ingest_policy(*, stream_arn: str, table_arn: str, queue_arn: str, log_group_
             "Resource": stream_arn,
         },
         {
-            # ListStreams cannot be scoped to a stream; the event source mapping calls it.
-            "Sid": "ListStreams",
-            "Effect": "Allow",
-            "Action": "kinesis:ListStreams",
-            "Resource": "*",
-        },
-        {
             "Sid": "WriteOrderTable",
             "Effect": "Allow",
             "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem"],
@@ -64,9 +57,11 @@ def ingest_policy(*, stream_arn: str, table_arn: str, queue_arn: str, log_group_
     ])
 
 
-def host_policy(*, stream_arn: str, bucket_arn: str, artifacts_prefix: str) -> str:
-    """The EC2 host's role: put records to the stream, read its artifacts, be reachable by
-    SSM (the core actions of AmazonSSMManagedInstanceCore, which cannot be scoped further)."""
+def host_policy(*, stream_arn: str, bucket_arn: str, artifacts_prefix: str,
+                reports_prefix: str) -> str:
+    """The EC2 host's role: put records to the stream, read its artifacts, leave generator
+    reports for the CLI, be reachable by SSM (the core actions of
+    AmazonSSMManagedInstanceCore, which name no resource type and so cannot be scoped)."""
     return _document([
         {
             "Sid": "PutOrderRecords",
@@ -80,6 +75,12 @@ def host_policy(*, stream_arn: str, bucket_arn: str, artifacts_prefix: str) -> s
             "Effect": "Allow",
             "Action": "s3:GetObject",
             "Resource": f"{bucket_arn}/{artifacts_prefix.strip('/')}/*",
+        },
+        {
+            "Sid": "WriteGeneratorReports",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{reports_prefix.strip('/')}/*",
         },
         {
             "Sid": "SsmAgentCore",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from orderhist import policies
 from orderhist.resources import CREATED, StackContext
+from orderhist.resources.artifacts import Artifacts
 from orderhist.resources.data import Bucket, Queue, Stream, Table
 from orderhist.resources.host import Instance, SecurityGroup
 from orderhist.resources.iam import InstanceProfile, Role
@@ -15,6 +16,7 @@ from orderhist.resources.lambda_ import Function, Mapping
 from orderhist.state import StackState
 
 ARTIFACTS_PREFIX = "host"
+REPORTS_PREFIX = "runs"
 
 
 def _ingest_policy(ctx: StackContext) -> str:
@@ -32,6 +34,7 @@ def _host_policy(ctx: StackContext) -> str:
         stream_arn=ctx.records["stream"]["arn"],
         bucket_arn=ctx.records["bucket"]["arn"],
         artifacts_prefix=ARTIFACTS_PREFIX,
+        reports_prefix=REPORTS_PREFIX,
     )
 
 
@@ -39,6 +42,7 @@ def plan() -> list:
     """Every resource, each after those it refers to."""
     return [
         Bucket(),
+        Artifacts(),
         Stream(),
         Table(),
         Queue(),
@@ -127,5 +131,15 @@ def destroy(ctx: StackContext, state: StackState,
     return deleted
 
 
-def was_created(steps: list[Step]) -> bool:
-    return any(step.action == CREATED for step in steps)
+def sweep_strays(ctx: StackContext, progress: Callable[[str, str], None] = lambda n, w: None
+                 ) -> list[str]:
+    """Delete resources of the stack that no record names (an `up` that died before
+    recording them): found by their deterministic names, instances by the stack tag."""
+    deleted = []
+    for resource in reversed(plan()):
+        for record in resource.find_strays(ctx):
+            progress(resource.name, "deleting")
+            resource.delete(ctx, record)
+            deleted.append(resource.name)
+            progress(resource.name, "deleted")
+    return deleted

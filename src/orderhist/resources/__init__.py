@@ -8,7 +8,7 @@ the classes live in the modules of this package by service.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from orderhist import aws
 from orderhist.aws import error_code
@@ -76,8 +76,8 @@ class Settings:
     max_retry_attempts: int = 10
     function_timeout: int = 60
     instance_type: str = "t4g.small"
-    user_data: str = ""
-    extra: dict = field(default_factory=dict)
+    agent: str = "orderhist"  # or "kinesis-agent": what the EC2 host runs
+    pitr: bool = False
 
 
 class StackContext:
@@ -139,5 +139,10 @@ class Resource:
     def delete(self, ctx: StackContext, record: dict) -> None:
         raise NotImplementedError
 
-    def describe(self, ctx: StackContext) -> str:
-        return self.name
+    def find_strays(self, ctx: StackContext) -> list[dict]:
+        """Every copy of this resource that exists, whether recorded or not."""
+        try:
+            found = self.find(ctx)
+        except KeyError:  # needs another resource's record, which no longer exists
+            return []
+        return [found] if found else []

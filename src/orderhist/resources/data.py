@@ -1,7 +1,7 @@
 """Where the orders flow and rest: the artifacts bucket, the stream, the table, the rejects queue."""
 from __future__ import annotations
 
-from orderhist.resources import Resource, missing
+from orderhist.resources import UNCHANGED, UPDATED, Resource, missing
 
 
 class Bucket(Resource):
@@ -59,7 +59,24 @@ class Stream(Resource):
         if summary["StreamStatus"] == "DELETING":
             return None
         return {"id": ctx.names.stream, "arn": summary["StreamARN"],
-                "shards": summary.get("OpenShardCount")}
+                "shards": summary.get("OpenShardCount"),
+                "mode": summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")}
+
+    def update(self, ctx, found):
+        record = {key: found[key] for key in ("id", "arn")}
+        kinesis = ctx.client("kinesis")
+        if ctx.settings.on_demand != (found["mode"] == "ON_DEMAND"):
+            mode = "ON_DEMAND" if ctx.settings.on_demand else "PROVISIONED"
+            kinesis.update_stream_mode(StreamARN=found["arn"],
+                                       StreamModeDetails={"StreamMode": mode})
+        elif not ctx.settings.on_demand and found["shards"] != ctx.settings.shards:
+            kinesis.update_shard_count(StreamName=found["id"], ScalingType="UNIFORM_SCALING",
+                                       TargetShardCount=ctx.settings.shards)
+        else:
+            return UNCHANGED, record
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=found["id"], WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        return UPDATED, record
 
     def create(self, ctx):
         kinesis, stream = ctx.client("kinesis"), ctx.names.stream
@@ -74,7 +91,8 @@ class Stream(Resource):
             StreamName=stream, EncryptionType="KMS", KeyId="alias/aws/kinesis")
         kinesis.get_waiter("stream_exists").wait(
             StreamName=stream, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
-        return self.find(ctx)
+        found = self.find(ctx)
+        return {key: found[key] for key in ("id", "arn")}
 
     def delete(self, ctx, record):
         try:
@@ -123,7 +141,26 @@ class Table(Resource):
         )
         dynamodb.get_waiter("table_exists").wait(
             TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        self._set_pitr(ctx, table)
         return self.find(ctx)
+
+    def update(self, ctx, found):
+        if not ctx.settings.pitr:
+            return UNCHANGED, found
+        backups = ctx.client("dynamodb").describe_continuous_backups(TableName=found["id"])
+        status = backups["ContinuousBackupsDescription"].get(
+            "PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
+        if status == "ENABLED":
+            return UNCHANGED, found
+        self._set_pitr(ctx, found["id"])
+        return UPDATED, found
+
+    @staticmethod
+    def _set_pitr(ctx, table: str) -> None:
+        if ctx.settings.pitr:
+            ctx.client("dynamodb").update_continuous_backups(
+                TableName=table,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
 
     def delete(self, ctx, record):
         try:

@@ -3,6 +3,7 @@
 the emulator and this machine plays its part."""
 from __future__ import annotations
 
+from orderhist import hostsetup
 from orderhist.resources import Resource, missing, retry_while_propagating
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
@@ -41,14 +42,21 @@ class Instance(Resource):
     name = "instance"
 
     def find(self, ctx):
+        found = self._live(ctx, "tag:Name", ctx.names.host)
+        return found[0] if found else None
+
+    def find_strays(self, ctx):
+        # A crashed `up` may have launched an instance it never recorded, or several.
+        return self._live(ctx, "tag:orderhist:stack", ctx.names.prefix)
+
+    @staticmethod
+    def _live(ctx, tag_filter: str, value: str) -> list[dict]:
         reservations = ctx.client("ec2").describe_instances(Filters=[
-            {"Name": "tag:Name", "Values": [ctx.names.host]},
+            {"Name": tag_filter, "Values": [value]},
             {"Name": "instance-state-name", "Values": LIVE_STATES},
         ])["Reservations"]
-        instances = [i for r in reservations for i in r["Instances"]]
-        if not instances:
-            return None
-        return {"id": instances[0]["InstanceId"], "ami": instances[0].get("ImageId")}
+        return [{"id": i["InstanceId"], "ami": i.get("ImageId")}
+                for r in reservations for i in r["Instances"]]
 
     def create(self, ctx):
         ec2 = ctx.client("ec2")
@@ -64,7 +72,8 @@ class Instance(Resource):
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {
                 "Encrypted": True, "VolumeSize": 8, "VolumeType": "gp3",
                 "DeleteOnTermination": True}}],
-            UserData=ctx.settings.user_data,  # boto3 base64-encodes it
+            UserData=hostsetup.user_data(ctx.settings.agent, bucket=ctx.names.bucket,
+                                         region=ctx.names.region),  # boto3 encodes it
             TagSpecifications=[
                 {"ResourceType": "instance",
                  "Tags": _tags(ctx) + [{"Key": "Name", "Value": ctx.names.host}]},

@@ -98,7 +98,8 @@ class Mapping(Resource):
     name = "mapping"
 
     def find(self, ctx):
-        stream_arn = ctx.records["stream"]["arn"]
+        stream_arn = ctx.records.get("stream", {}).get("arn") or \
+            ctx.names.arn("kinesis", f"stream/{ctx.names.stream}")
         mappings = ctx.client("lambda").list_event_source_mappings(
             EventSourceArn=stream_arn, FunctionName=ctx.names.function)["EventSourceMappings"]
         mappings = [m for m in mappings if m.get("State") not in ("Deleting",)]
