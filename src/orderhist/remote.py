@@ -38,13 +38,8 @@ def generate_on_host(state: StackState, count: int, now: bool, rate: float | Non
         raise OrderhistError("the stack has no host: run `orderhist up` to repair it")
     report_key = f"{REPORTS_PREFIX}/{uuid.uuid4().hex}.log"
     ssm = aws.client("ssm", target)
-    command = ssm.send_command(
-        InstanceIds=[instance], DocumentName="AWS-RunShellScript",
-        Comment=f"orderhist generate --count {count}",
-        TimeoutSeconds=max(30, int(timeout)),
-        Parameters={"commands": [host_command(count, now, rate, bucket, report_key,
-                                              state.get("region"))]},
-    )["Command"]["CommandId"]
+    commands = [host_command(count, now, rate, bucket, report_key, state.get("region"))]
+    command = _send_when_registered(ssm, instance, commands, count, timeout)
     status = _wait_for_command(ssm, command, instance, timeout)
     if status["Status"] != "Success":
         detail = (status.get("StandardErrorContent") or "").strip().splitlines()[-1:]
@@ -59,6 +54,24 @@ def generate_on_host(state: StackState, count: int, now: bool, rate: float | Non
             f"s3://{bucket}/{report_key}; see /var/log/orderhist-setup.log on {instance}") from None
     s3.delete_object(Bucket=bucket, Key=report_key)
     return [records.parse_log_line(text) for text in body.splitlines() if text.strip()]
+
+
+def _send_when_registered(ssm, instance: str, commands: list[str], count: int,
+                          timeout: float) -> str:
+    """A host that has just booted is not yet known to SSM (InvalidInstanceId) until its
+    agent registers and user data has run: keep asking for a few minutes."""
+    deadline = time.monotonic() + max(timeout, 600)
+    while True:
+        try:
+            return ssm.send_command(
+                InstanceIds=[instance], DocumentName="AWS-RunShellScript",
+                Comment=f"orderhist generate --count {count}",
+                TimeoutSeconds=max(30, int(timeout)),
+                Parameters={"commands": commands})["Command"]["CommandId"]
+        except Exception as error:
+            if aws.error_code(error) != "InvalidInstanceId" or time.monotonic() > deadline:
+                raise
+            time.sleep(5.0)
 
 
 def _wait_for_command(ssm, command: str, instance: str, timeout: float) -> dict:
