@@ -90,8 +90,10 @@ def dry_run(ctx: StackContext) -> list[Step]:
             steps.append(Step(resource.name, "would create", ""))
             ctx.records[resource.name] = {"id": f"<{resource.name}>", "arn": f"<{resource.name}>"}
         else:
-            steps.append(Step(resource.name, "exists", found.get("arn") or found.get("id", "")))
             ctx.records[resource.name] = found
+            changes = resource.drift(ctx, found)
+            action = f"would update ({', '.join(changes)})" if changes else "unchanged"
+            steps.append(Step(resource.name, action, found.get("arn") or found.get("id", "")))
     return steps
 
 

@@ -136,6 +136,10 @@ class Resource:
     def update(self, ctx: StackContext, found: dict) -> tuple[str, dict]:
         return UNCHANGED, found
 
+    def drift(self, ctx: StackContext, found: dict) -> list[str]:
+        """What `update` would change, in words; empty when the resource is right."""
+        return []
+
     def delete(self, ctx: StackContext, record: dict) -> None:
         raise NotImplementedError
 

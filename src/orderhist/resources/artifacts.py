@@ -29,6 +29,10 @@ class Artifacts(Resource):
             return None
         return {"id": f"s3://{bucket}/host/", "etags": etags}
 
+    def drift(self, ctx, found):
+        return [key for key, data in _wanted(ctx).items()
+                if found["etags"].get(key) != hostsetup.etag_of(data)]
+
     def ensure(self, ctx):
         found = self.find(ctx) or {"etags": {}}
         s3, bucket = ctx.client("s3"), ctx.names.bucket

@@ -62,6 +62,13 @@ class Stream(Resource):
                 "shards": summary.get("OpenShardCount"),
                 "mode": summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")}
 
+    def drift(self, ctx, found):
+        if ctx.settings.on_demand != (found["mode"] == "ON_DEMAND"):
+            return ["capacity mode"]
+        if not ctx.settings.on_demand and found["shards"] != ctx.settings.shards:
+            return [f"shards {found['shards']} -> {ctx.settings.shards}"]
+        return []
+
     def update(self, ctx, found):
         record = {key: found[key] for key in ("id", "arn")}
         kinesis = ctx.client("kinesis")
@@ -144,13 +151,16 @@ class Table(Resource):
         self._set_pitr(ctx, table)
         return self.find(ctx)
 
-    def update(self, ctx, found):
+    def drift(self, ctx, found):
         if not ctx.settings.pitr:
-            return UNCHANGED, found
+            return []
         backups = ctx.client("dynamodb").describe_continuous_backups(TableName=found["id"])
         status = backups["ContinuousBackupsDescription"].get(
             "PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
-        if status == "ENABLED":
+        return [] if status == "ENABLED" else ["point-in-time recovery"]
+
+    def update(self, ctx, found):
+        if not self.drift(ctx, found):
             return UNCHANGED, found
         self._set_pitr(ctx, found["id"])
         return UPDATED, found

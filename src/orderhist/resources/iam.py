@@ -40,21 +40,23 @@ class Role(Resource):
                             PolicyDocument=self._policy(ctx))
         return {"id": role["RoleName"], "arn": role["Arn"]}
 
-    def update(self, ctx, found):
-        iam = ctx.client("iam")
-        wanted = self._policy(ctx)
+    def drift(self, ctx, found):
         try:
-            current = iam.get_role_policy(RoleName=found["id"], PolicyName="orderhist")
-            document = current["PolicyDocument"]
+            document = ctx.client("iam").get_role_policy(
+                RoleName=found["id"], PolicyName="orderhist")["PolicyDocument"]
         except Exception as error:
             if not missing(error):
                 raise
-            document = None
+            return ["inline policy missing"]
         if isinstance(document, str):
             document = json.loads(unquote(document))
-        if document == json.loads(wanted):
+        return [] if document == json.loads(self._policy(ctx)) else ["inline policy differs"]
+
+    def update(self, ctx, found):
+        if not self.drift(ctx, found):
             return UNCHANGED, found
-        iam.put_role_policy(RoleName=found["id"], PolicyName="orderhist", PolicyDocument=wanted)
+        ctx.client("iam").put_role_policy(RoleName=found["id"], PolicyName="orderhist",
+                                          PolicyDocument=self._policy(ctx))
         return UPDATED, found
 
     def delete(self, ctx, record):
@@ -98,8 +100,11 @@ class InstanceProfile(Resource):
             InstanceProfileName=ctx.names.host_role, RoleName=ctx.names.host_role)
         return self.find(ctx)
 
+    def drift(self, ctx, found):
+        return [] if ctx.names.host_role in found.get("roles", []) else ["host role missing"]
+
     def update(self, ctx, found):
-        if ctx.names.host_role in found.get("roles", []):
+        if not self.drift(ctx, found):
             return UNCHANGED, found
         ctx.client("iam").add_role_to_instance_profile(
             InstanceProfileName=found["id"], RoleName=ctx.names.host_role)

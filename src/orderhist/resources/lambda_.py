@@ -52,23 +52,26 @@ class Function(Resource):
             FunctionName=ctx.names.function, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         return self._record(self.find(ctx))
 
+    def drift(self, ctx, found):
+        changes = []
+        if found["code_sha256"] != build.code_sha256(build.build_zip()):
+            changes.append("code")
+        wanted, current = _function_config(ctx), found["config"]
+        changes += [key for key, value in wanted.items() if current.get(key) != value]
+        return changes
+
     def update(self, ctx, found):
-        lam = ctx.client("lambda")
-        changed = False
-        zip_bytes = build.build_zip()
-        if found["code_sha256"] != build.code_sha256(zip_bytes):
-            lam.update_function_code(FunctionName=found["id"], ZipFile=zip_bytes)
-            lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
-            changed = True
-        wanted = _function_config(ctx)
-        current = found["config"]
-        if any(current.get(key) != value for key, value in wanted.items()):
-            retry_while_propagating(lambda: lam.update_function_configuration(
-                FunctionName=found["id"], **wanted))
-            lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
-            changed = True
-        if not changed:
+        changes = self.drift(ctx, found)
+        if not changes:
             return UNCHANGED, self._record(found)
+        lam = ctx.client("lambda")
+        if "code" in changes:
+            lam.update_function_code(FunctionName=found["id"], ZipFile=build.build_zip())
+            lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
+        if changes != ["code"]:
+            retry_while_propagating(lambda: lam.update_function_configuration(
+                FunctionName=found["id"], **_function_config(ctx)))
+            lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
         return UPDATED, self._record(self.find(ctx))
 
     @staticmethod
@@ -115,13 +118,15 @@ class Mapping(Resource):
             StartingPosition="TRIM_HORIZON", Enabled=True, **_mapping_config(ctx))
         return {"id": mapping["UUID"], "arn": mapping.get("EventSourceMappingArn")}
 
+    def drift(self, ctx, found):
+        current = found["config"]
+        return [key for key, value in _mapping_config(ctx).items() if current.get(key) != value]
+
     def update(self, ctx, found):
         record = {"id": found["id"], "arn": found["arn"]}
-        wanted = _mapping_config(ctx)
-        current = found["config"]
-        if all(current.get(key) == value for key, value in wanted.items()):
+        if not self.drift(ctx, found):
             return UNCHANGED, record
-        ctx.client("lambda").update_event_source_mapping(UUID=found["id"], **wanted)
+        ctx.client("lambda").update_event_source_mapping(UUID=found["id"], **_mapping_config(ctx))
         return UPDATED, record
 
     def delete(self, ctx, record):
