@@ -227,4 +227,5 @@ def dataset_view(facts: dict) -> None:
     console.print(Panel(grid, title="dataset", title_align="left"))
     problems = facts.get("problems") or []
     for problem in problems[:10]:
-        console.print(Text(f"row {problem.get('row')}: {problem.get('reason')}", "yellow"))
+        console.print(Text.assemble((f"row {problem.get('line')}: ", "yellow"),
+                                    safe(problem.get("reason"))))

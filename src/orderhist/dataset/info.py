@@ -1,0 +1,120 @@
+"""`dataset info`: what a dataset file holds, counted over its normalised lines.
+
+The figures come from the records the generator would emit (see table: the same
+`records.from_fields` normalisation), so a row that info calls unreadable is a row the generator
+would report, with the same reason. Each column is held as codes into its distinct values, so
+a property of a value (is this price zero?) is decided once per value and counted with numpy.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .loaders import gc_paused
+from .sniff import DatasetError
+from .table import load
+
+# Stock codes that are not goods: postage, fees, manual lines, vouchers, samples, bad debt.
+SPECIAL_CODES = ("POST", "DOT", "M", "C2", "D", "S", "BANK CHARGES", "AMAZONFEE", "CRUK",
+                 "PADS", "B")
+SPECIAL_PREFIXES = ("gift_0001_", "DCGS")
+MAX_PROBLEMS = 10
+
+
+def _special(code: str) -> str | None:
+    upper = code.upper()
+    if upper in SPECIAL_CODES:
+        return upper
+    for prefix in SPECIAL_PREFIXES:
+        if code.startswith(prefix):
+            return prefix + "*"
+    return None
+
+
+def info(path: Path) -> dict:
+    """Counts over every row of the file at `path` (any supported form); dates are ISO 8601.
+    Raises DatasetError when the file as a whole cannot be read."""
+    path = Path(path)
+    with gc_paused():
+        return _info(path)
+
+
+def _info(path: Path) -> dict:
+    import numpy as np
+
+    table = load(path)
+    if table.rows == 0:
+        raise DatasetError(f"{path} has a header but no rows")
+    codes, uniques = table.codes, table.uniques
+    readable = len(table.line_nos)
+
+    def per_value(field: str) -> np.ndarray:
+        """Rows holding each distinct value of `field`."""
+        return np.bincount(codes[field][codes[field] >= 0], minlength=len(uniques[field]))
+
+    def rows_where(field: str, test) -> int:
+        flags = np.fromiter((bool(test(v)) for v in uniques[field]), dtype=bool,
+                            count=len(uniques[field]))
+        return int(per_value(field)[flags].sum())
+
+    def pairs(a: str, b: str) -> np.ndarray:
+        """Distinct (a, b) code pairs, as the a of each; rows without an a are left out."""
+        keep = codes[a] >= 0
+        key = codes[a][keep] * (len(uniques[b]) + 1) + codes[b][keep] + 1
+        return np.unique(key) // (len(uniques[b]) + 1)
+
+    invoices, customers = uniques["InvoiceNo"], uniques["CustomerID"]
+    per_invoice = per_value("InvoiceNo")
+    cancelled = np.fromiter((i[:1] in ("C", "c") for i in invoices), dtype=bool,
+                            count=len(invoices))
+    invoices_per_customer = np.bincount(pairs("CustomerID", "InvoiceNo"),
+                                        minlength=len(customers))
+    dates_per_invoice = np.bincount(pairs("InvoiceNo", "InvoiceDate"), minlength=len(invoices))
+    dates = [d for d, n in zip(uniques["InvoiceDate"], per_value("InvoiceDate")) if n]
+    countries = sorted(zip(uniques["Country"], per_value("Country").tolist()),
+                       key=lambda kv: -kv[1])
+    stock = per_value("StockCode")
+    specials: dict[str, int] = {}
+    for code, n in zip(uniques["StockCode"], stock.tolist()):
+        kind = _special(code)
+        if kind and n:
+            specials[kind] = specials.get(kind, 0) + n
+    every = np.stack([codes[f] for f in codes], axis=1) if readable else np.empty((0, 8))
+    biggest = int(per_invoice.argmax()) if len(per_invoice) else None
+    return {
+        "source": str(path),
+        "form": table.form,
+        "rows": table.rows,
+        "invoices": int((per_invoice > 0).sum()),
+        "customers": int((per_value("CustomerID") > 0).sum()),
+        "repeat_customers": int((invoices_per_customer >= 2).sum()),
+        "guest_rows": int((codes["CustomerID"] < 0).sum()),
+        "cancelled_invoices": int(((per_invoice > 0) & cancelled).sum()),
+        "cancelled_rows": int(per_invoice[cancelled].sum()),
+        "first_date": min(dates) if dates else None,
+        "last_date": max(dates) if dates else None,
+        "duplicates": readable - len(np.unique(every, axis=0)) if readable else 0,
+        "negative_quantities": rows_where("Quantity", lambda q: q < 0),
+        "zero_prices": rows_where("UnitPrice", lambda p: p == 0),
+        "negative_prices": rows_where("UnitPrice", lambda p: p < 0),
+        "stock_codes": int((stock > 0).sum()),
+        "lowercase_stock_codes": rows_where("StockCode", lambda c: c != c.upper()),
+        "special_stock_codes": dict(sorted(specials.items(), key=lambda kv: -kv[1])),
+        "bad_debt_invoices": sorted(str(i) for i, n in zip(invoices, per_invoice)
+                                    if n and i[:1] in ("A", "a")),
+        "countries": sum(1 for _, n in countries if n),
+        "top_countries": {str(c): int(n) for c, n in countries[:5]},
+        "largest_invoice": {"invoice": None if biggest is None else str(invoices[biggest]),
+                            "lines": 0 if biggest is None else int(per_invoice[biggest])},
+        "invoices_with_two_dates": int((dates_per_invoice > 1).sum()),
+        "descriptions": {
+            "missing": rows_where("Description", lambda d: not d.strip()),
+            "trailing_space": rows_where("Description", lambda d: d.strip() and d[-1] == " "),
+            "leading_space": rows_where("Description", lambda d: d.strip() and d[0] == " "),
+            "comma": rows_where("Description", lambda d: "," in d),
+            "double_quote": rows_where("Description", lambda d: '"' in d),
+            "apostrophe": rows_where("Description", lambda d: "'" in d),
+            "pound_sign": rows_where("Description", lambda d: "£" in d),
+        },
+        "unreadable_rows": len(table.problems),
+        "problems": [{"line": n, "reason": reason} for n, reason in table.problems[:MAX_PROBLEMS]],
+    }
