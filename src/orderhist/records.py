@@ -31,6 +31,9 @@ FIELD_ALIASES = {
 MAX_TEXT_BYTES = 300_000
 LINE_NO_DIGITS = 7
 GUEST_PREFIX = "GUEST#"
+# csv refuses fields over 128 KiB by default; a description up to MAX_TEXT_BYTES must parse so
+# that it is refused for its length, with that reason, not as "not a CSV line".
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))
 
 _INVOICE_RE = re.compile(r"^[A-Za-z]?[0-9A-Za-z]{1,19}$")
 _CUSTOMER_FLOAT_RE = re.compile(r"^(\d+)\.0*$")

@@ -209,10 +209,20 @@ def rejects_view(rejects: list[dict]) -> None:
     table.add_column("shard / sequence", overflow="fold")
     table.add_column("reason", overflow="fold")
     table.add_column("raw data", overflow="fold")
+    from orderhist.rejects import is_batch_info
+
     for reject in rejects:
-        where = f"{reject.get('shardId', '')} {reject.get('sequenceNumber', '')}".strip()
-        reason = reject.get("reason") or reject.get("condition") or reject.get("kind", "")
-        table.add_row(safe(where), safe(reason), safe(str(reject.get("data", ""))[:200]))
+        if is_batch_info(reject):
+            info, context = reject["KinesisBatchInfo"], reject.get("requestContext", {})
+            where = (f"{info.get('shardId', '')} {info.get('startSequenceNumber', '')}.."
+                     f"{info.get('endSequenceNumber', '')}")
+            reason = (f"batch given up ({context.get('condition')}, "
+                      f"{context.get('approximateInvokeCount')} invocations)")
+            data = f"{info.get('batchSize')} record(s): re-read them from the stream"
+        else:
+            where = f"{reject.get('shardId', '')} {reject.get('sequenceNumber', '')}".strip()
+            reason, data = reject.get("reason", ""), str(reject.get("data", ""))[:200]
+        table.add_row(safe(where), safe(reason), safe(data))
     console.print(table)
 
 
