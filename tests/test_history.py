@@ -57,13 +57,18 @@ def test_orders_are_grouped_newest_first_with_exact_totals(local_target, table):
     assert cancelled["cancelled"] is True and cancelled["total"] == "-27.50"
     assert result["orders"][0]["total"] == "0.70"
     assert result["next"] is None
+    summary = result["summary"]
+    assert summary["placed"] == 3 and summary["cancelled"] == 1
+    assert summary["total"] == "19.94"  # 35.64 + 11.10 - 27.50 + 0.70, to the penny
+    assert summary["by_month"] == {"2010-12": "19.94"}
+    assert summary["first"] == "2010-12-01T08:26:00" and summary["last"] == "2010-12-02T10:00:00"
 
 
 def test_pages_follow_the_cursor_without_gaps_or_repeats(local_target, table):
     seen = []
     cursor = None
     for _ in range(5):
-        page = history.customer_history(local_target, table, "17850.0", limit=1, cursor=cursor)
+        page = history.customer_history(local_target, table, "17850.0", limit=1, after=cursor)
         seen += [o.invoice for o in page.orders]
         cursor = page.next
         if cursor is None:
@@ -82,10 +87,12 @@ def test_date_filters_are_inclusive_days(local_target, table):
 
 
 def test_one_invoice_through_the_index_only_for_its_customer(local_target, table):
-    result = history.customer_history(local_target, table, "17850", invoice="536365")
+    result = history.invoice_history(local_target, table, "536365", "17850")
     assert [o.invoice for o in result.orders] == ["536365"]
     assert result.orders[0].total == Decimal("35.64")
-    assert history.customer_history(local_target, table, "17850", invoice="536401").orders == []
+    assert history.invoice_history(local_target, table, "536401", "17850").orders == []
+    guest = history.invoice_history(local_target, table, "536402")
+    assert [o.invoice for o in guest.orders] == ["536402"] and guest.customer == "GUEST#536402"
 
 
 def test_an_unknown_customer_has_no_orders(local_target, table):
