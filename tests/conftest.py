@@ -1,7 +1,6 @@
 """Shared fixtures: a real moto server (the project's emulator) over HTTP on 127.0.0.1."""
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 

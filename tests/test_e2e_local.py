@@ -6,8 +6,6 @@ import csv
 import json
 import os
 import socket
-import subprocess
-import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path

@@ -2,7 +2,6 @@
 half-provisioned stack is repaired, deletion sweeps the record, and a dry run touches nothing."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

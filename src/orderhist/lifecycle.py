@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from orderhist import aws, emulator, hostsetup, processes, stack
-from orderhist.errors import OrderhistError, UsageProblem
+from orderhist.errors import UsageProblem
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import Home, StackState, require_state, write_json_atomic
 

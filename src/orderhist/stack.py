@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orderhist import policies
-from orderhist.resources import CREATED, StackContext
+from orderhist.resources import StackContext
 from orderhist.resources.artifacts import Artifacts
 from orderhist.resources.data import Bucket, Queue, Stream, Table
 from orderhist.resources.host import Instance, SecurityGroup

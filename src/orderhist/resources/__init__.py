@@ -104,6 +104,17 @@ def missing(error: Exception) -> bool:
         or "does not exist" in str(error).lower()
 
 
+def unless_missing(call, *args, **kwargs):
+    """Call an AWS API; a resource that does not exist gives None instead of an error (a
+    find that finds nothing, a delete of what is already gone)."""
+    try:
+        return call(*args, **kwargs)
+    except Exception as error:  # botocore's ClientError, told apart by its code
+        if not missing(error):
+            raise
+        return None
+
+
 def retry_while_propagating(call, attempts: int = 12):
     """IAM is eventually consistent: a role just made may not yet be assumable."""
     for attempt in range(attempts):

@@ -1,19 +1,15 @@
 """Where the orders flow and rest: the artifacts bucket, the stream, the table, the rejects queue."""
 from __future__ import annotations
 
-from orderhist.resources import UNCHANGED, UPDATED, Resource, missing
+from orderhist.resources import UNCHANGED, UPDATED, Resource, missing, unless_missing
 
 
 class Bucket(Resource):
     name = "bucket"
 
     def find(self, ctx):
-        try:
-            ctx.client("s3").head_bucket(Bucket=ctx.names.bucket)
-        except Exception as error:
-            if missing(error):
-                return None
-            raise
+        if unless_missing(ctx.client("s3").head_bucket, Bucket=ctx.names.bucket) is None:
+            return None
         return {"id": ctx.names.bucket, "arn": f"arn:aws:s3:::{ctx.names.bucket}"}
 
     def create(self, ctx):
@@ -49,14 +45,10 @@ class Stream(Resource):
     name = "stream"
 
     def find(self, ctx):
-        try:
-            summary = ctx.client("kinesis").describe_stream_summary(
-                StreamName=ctx.names.stream)["StreamDescriptionSummary"]
-        except Exception as error:
-            if missing(error):
-                return None
-            raise
-        if summary["StreamStatus"] == "DELETING":
+        reply = unless_missing(ctx.client("kinesis").describe_stream_summary,
+                               StreamName=ctx.names.stream)
+        summary = reply["StreamDescriptionSummary"] if reply else None
+        if summary is None or summary["StreamStatus"] == "DELETING":
             return None
         return {"id": ctx.names.stream, "arn": summary["StreamARN"],
                 "shards": summary.get("OpenShardCount"),
@@ -102,25 +94,17 @@ class Stream(Resource):
         return {key: found[key] for key in ("id", "arn")}
 
     def delete(self, ctx, record):
-        try:
-            ctx.client("kinesis").delete_stream(
-                StreamName=record["id"], EnforceConsumerDeletion=True)
-        except Exception as error:
-            if not missing(error):
-                raise
+        unless_missing(ctx.client("kinesis").delete_stream,
+                       StreamName=record["id"], EnforceConsumerDeletion=True)
 
 
 class Table(Resource):
     name = "table"
 
     def find(self, ctx):
-        try:
-            table = ctx.client("dynamodb").describe_table(TableName=ctx.names.table)["Table"]
-        except Exception as error:
-            if missing(error):
-                return None
-            raise
-        if table["TableStatus"] == "DELETING":
+        reply = unless_missing(ctx.client("dynamodb").describe_table, TableName=ctx.names.table)
+        table = reply["Table"] if reply else None
+        if table is None or table["TableStatus"] == "DELETING":
             return None
         return {"id": ctx.names.table, "arn": table["TableArn"]}
 
@@ -173,11 +157,7 @@ class Table(Resource):
                 PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
 
     def delete(self, ctx, record):
-        try:
-            ctx.client("dynamodb").delete_table(TableName=record["id"])
-        except Exception as error:
-            if not missing(error):
-                raise
+        unless_missing(ctx.client("dynamodb").delete_table, TableName=record["id"])
 
 
 class Queue(Resource):
@@ -205,8 +185,4 @@ class Queue(Resource):
         return self.find(ctx)
 
     def delete(self, ctx, record):
-        try:
-            ctx.client("sqs").delete_queue(QueueUrl=record["id"])
-        except Exception as error:
-            if not missing(error):
-                raise
+        unless_missing(ctx.client("sqs").delete_queue, QueueUrl=record["id"])

@@ -4,7 +4,7 @@ the emulator and this machine plays its part."""
 from __future__ import annotations
 
 from orderhist import hostsetup
-from orderhist.resources import Resource, missing, retry_while_propagating
+from orderhist.resources import Resource, missing, retry_while_propagating, unless_missing
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
@@ -31,11 +31,7 @@ class SecurityGroup(Resource):
         return {"id": group["GroupId"], "vpc": extra.get("VpcId")}
 
     def delete(self, ctx, record):
-        try:
-            ctx.client("ec2").delete_security_group(GroupId=record["id"])
-        except Exception as error:
-            if not missing(error):
-                raise
+        unless_missing(ctx.client("ec2").delete_security_group, GroupId=record["id"])
 
 
 class Instance(Resource):

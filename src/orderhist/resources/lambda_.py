@@ -5,7 +5,7 @@ from __future__ import annotations
 from orderhist.function import build
 from orderhist.function.handler import HANDLER
 from orderhist.resources import (
-    UNCHANGED, UPDATED, Resource, StackContext, missing, retry_while_propagating,
+    UNCHANGED, UPDATED, Resource, StackContext, retry_while_propagating, unless_missing,
 )
 
 RUNTIME = "python3.12"
@@ -31,13 +31,10 @@ class Function(Resource):
     name = "function"
 
     def find(self, ctx):
-        try:
-            config = ctx.client("lambda").get_function_configuration(
-                FunctionName=ctx.names.function)
-        except Exception as error:
-            if missing(error):
-                return None
-            raise
+        config = unless_missing(ctx.client("lambda").get_function_configuration,
+                                FunctionName=ctx.names.function)
+        if config is None:
+            return None
         return {"id": config["FunctionName"], "arn": config["FunctionArn"],
                 "code_sha256": config["CodeSha256"], "config": config}
 
@@ -79,11 +76,7 @@ class Function(Resource):
         return {key: found[key] for key in ("id", "arn", "code_sha256")}
 
     def delete(self, ctx, record):
-        try:
-            ctx.client("lambda").delete_function(FunctionName=record["id"])
-        except Exception as error:
-            if not missing(error):
-                raise
+        unless_missing(ctx.client("lambda").delete_function, FunctionName=record["id"])
 
 
 def _mapping_config(ctx: StackContext) -> dict:
@@ -130,8 +123,4 @@ class Mapping(Resource):
         return UPDATED, record
 
     def delete(self, ctx, record):
-        try:
-            ctx.client("lambda").delete_event_source_mapping(UUID=record["id"])
-        except Exception as error:
-            if not missing(error):
-                raise
+        unless_missing(ctx.client("lambda").delete_event_source_mapping, UUID=record["id"])
