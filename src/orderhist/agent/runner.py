@@ -12,13 +12,12 @@ import logging
 import os
 import re
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
-from orderhist import aws
+from orderhist import aws, logs
 from orderhist.agent.checkpoint import CheckpointStore
 from orderhist.agent.config import AgentConfig, FlowConfig, load_config
 from orderhist.agent.processing import DeadLetters
@@ -48,7 +47,7 @@ def run_agent(config_path: Path, stats_path: Path | None = None,
     how a test puts a fault-injecting wrapper around the real one.
     """
     config = load_config(Path(config_path))
-    _configure_logging()
+    logs.configure("orderhist.agent", "agent")
     for warning in config.warnings:
         log.warning("agent config %s: %s", config_path, warning)
     agent = Agent(config, Path(stats_path) if stats_path else
@@ -195,13 +194,3 @@ class _signals_to:
     def __exit__(self, *exc) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-
-
-def _configure_logging() -> None:
-    logger = logging.getLogger("orderhist.agent")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s agent: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)

@@ -10,13 +10,12 @@ import fcntl
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Collection
 from pathlib import Path
 
-from orderhist import aws
+from orderhist import aws, logs
 from orderhist.runtime.stats import read_stats
 from orderhist.runtime.supervisor import Supervisor
 
@@ -41,7 +40,7 @@ def run_runtime(target: aws.Target, work_dir: Path, stop: threading.Event | None
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    _configure_logging()
+    logs.configure("orderhist")
     lock = _lock(work_dir)
     if lock is None:
         log.error("another runtime already serves %s", work_dir)
@@ -95,13 +94,3 @@ def _install_signal_handlers(stop: threading.Event):
             signal.signal(sig, handler)
 
     return restore
-
-
-def _configure_logging() -> None:
-    logger = logging.getLogger("orderhist")
-    if logger.handlers or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
