@@ -113,6 +113,20 @@ def money(value) -> str:
     return f"{Decimal(value).quantize(Decimal('0.01'), ROUND_HALF_EVEN):,}"
 
 
+def pounds(value) -> str:
+    """Money with its sign before the pound: -£1,429.54."""
+    text = money(value)
+    return f"-£{text[1:]}" if text.startswith("-") else f"£{text}"
+
+
+def unit_price(value) -> str:
+    """A unit price as given, but with at least pennies: 2.1 -> "2.10", 0.001 stays."""
+    from decimal import Decimal
+
+    exponent = value.as_tuple().exponent
+    return format(value.quantize(Decimal("0.01")) if exponent > -2 else value, "f")
+
+
 def _when(iso: str | None) -> str:
     return iso.replace("T", " ")[:16] if iso else "–"
 
@@ -125,7 +139,7 @@ def summary_panel(history):
     facts = Table.grid(padding=(0, 2))
     facts.add_row(Text("orders placed", "bold"), Text(str(summary.placed)))
     facts.add_row(Text("cancelled", "bold"), Text(str(summary.cancelled), "red" if summary.cancelled else ""))
-    facts.add_row(Text("total spent", "bold"), Text(f"£{money(summary.total)}", "bold"))
+    facts.add_row(Text("total spent", "bold"), Text(pounds(summary.total), "bold"))
     facts.add_row(Text("first order", "bold"), Text(_when(summary.first)))
     facts.add_row(Text("last order", "bold"), Text(_when(summary.last)))
     return Panel(Columns([facts, spend_chart(summary.by_month)], padding=(0, 4)),
@@ -142,7 +156,7 @@ def spend_chart(by_month: dict, width: int = 30) -> Table:
     for month, value in by_month.items():
         cells = int(round(width * abs(value) / largest)) if largest else 0
         bar = Text("█" * max(cells, 1 if value else 0), "red" if value < 0 else "cyan")
-        chart.add_row(month, bar, Text(f"£{money(value)}"))
+        chart.add_row(month, bar, Text(pounds(value)))
     return chart
 
 
@@ -168,9 +182,9 @@ def lines_table(order) -> Table:
         table.add_column(column, justify=justify)
     for line in order.lines:
         table.add_row(str(line.line_no), safe(line.stock_code), safe(line.description),
-                      str(line.quantity), safe(format(line.unit_price, "f")),
+                      str(line.quantity), Text(unit_price(line.unit_price)),
                       Text(money(line.amount), "red" if line.amount < 0 else ""))
-    table.caption = Text(f"total £{money(order.total)}")
+    table.caption = Text(f"total {pounds(order.total)}")
     table.caption_justify = "right"
     return table
 
@@ -197,7 +211,7 @@ def new_orders_view(orders) -> None:
     for order in orders:
         console.print(Text.assemble(("new ", "bold green"), f"{_when(order.date)}  invoice ",
                                     safe(order.invoice), f"  {order.items} lines  ",
-                                    (f"£{money(order.total)}", "bold")))
+                                    (pounds(order.total), "bold")))
         console.print(lines_table(order))
 
 
