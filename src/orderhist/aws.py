@@ -31,21 +31,21 @@ _sessions: dict[Target, object] = {}
 
 
 def session(target: Target):
-    """A boto3 session for the target; cached per target within one process."""
+    """A botocore session for the target; cached per target within one process.
+
+    botocore rather than boto3: the clients are the same, and `orderhist orders` starts
+    ~0.1 s sooner without boto3's import of s3transfer and friends."""
     cached = _sessions.get(target)
     if cached is not None:
         return cached
-    import boto3
-
     if target.is_local:
-        made = boto3.Session(
-            botocore_session=_isolated_botocore_session(),
-            aws_access_key_id=LOCAL_ACCESS_KEY,
-            aws_secret_access_key=LOCAL_SECRET_KEY,
-            region_name=target.region,
-        )
+        made = _isolated_botocore_session()
+        made.set_credentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
     else:
-        made = boto3.Session(region_name=target.region)
+        import botocore.session
+
+        made = botocore.session.Session()
+    made.set_config_variable("region", target.region)
     _sessions[target] = made
     return made
 
@@ -75,9 +75,9 @@ def client(service: str, target: Target, **config):
         # The emulator is on this machine: fail fast rather than wait like a WAN client.
         settings.update(connect_timeout=5, read_timeout=60)
     settings.update(config)
-    return session(target).client(
-        service, endpoint_url=target.endpoint_url, config=Config(**settings)
-    )
+    return session(target).create_client(
+        service, region_name=target.region, endpoint_url=target.endpoint_url,
+        config=Config(**settings))
 
 
 def local_child_environment(region: str) -> dict[str, str]:
