@@ -72,42 +72,43 @@ def test_up_generate_orders_down(tmp_path):
     assert before.stderr.strip().count("\n") == 0 and "orderhist up" in before.stderr
     assert orderhist(home, "orders", "--customer", "17850").returncode == 1
 
-    first = orderhist(home, "up")
-    assert first.returncode == 0, first.stderr
-    state = json.loads((home / "state.json").read_text())
-    assert state["target"] == "local" and state["endpoint"].startswith("http://127.0.0.1:")
+    try:
+        first = orderhist(home, "up")
+        assert first.returncode == 0, first.stderr
+        state = json.loads((home / "state.json").read_text())
+        assert state["target"] == "local" and state["endpoint"].startswith("http://127.0.0.1:")
 
-    second = orderhist(home, "up")
-    assert second.returncode == 0, second.stderr
-    assert "0 created, 0 updated" in second.stdout
-    again = json.loads((home / "state.json").read_text())
-    assert again["resources"] == state["resources"]  # same ARNs, same CodeSha256
+        second = orderhist(home, "up")
+        assert second.returncode == 0, second.stderr
+        assert "0 created, 0 updated" in second.stdout
+        again = json.loads((home / "state.json").read_text())
+        assert again["resources"] == state["resources"]  # same ARNs, same CodeSha256
 
-    generated = orderhist(home, "generate", "--count", "50", "--wait", "--json")
-    assert generated.returncode == 0, generated.stderr
-    summary = json.loads(generated.stdout)
-    assert summary["lines"] == 50 and summary["first_line"] == 1 and summary["last_line"] == 50
-    assert summary["stored"] == 50 and summary["rejected"] == 0 and summary["missing"] == 0
-    assert summary["latency_ms"]["p99"] is not None
+        generated = orderhist(home, "generate", "--count", "50", "--wait", "--json")
+        assert generated.returncode == 0, generated.stderr
+        summary = json.loads(generated.stdout)
+        assert summary["lines"] == 50 and summary["first_line"] == 1 and summary["last_line"] == 50
+        assert summary["stored"] == 50 and summary["rejected"] == 0 and summary["missing"] == 0
+        assert summary["latency_ms"]["p99"] is not None
 
-    shown = orderhist(home, "orders", "--customer", "17850", "--json")
-    assert shown.returncode == 0, shown.stderr
-    history = json.loads(shown.stdout)
-    assert history["customer"] == "17850" and history["next"] is None
-    assert history["orders"] == expected_orders("17850", 50)
-    assert history["orders"], "the bundled dataset's first rows belong to customer 17850"
+        shown = orderhist(home, "orders", "--customer", "17850", "--json")
+        assert shown.returncode == 0, shown.stderr
+        history = json.loads(shown.stdout)
+        assert history["customer"] == "17850" and history["next"] is None
+        assert history["orders"] == expected_orders("17850", 50)
+        assert history["orders"], "the bundled dataset's first rows belong to customer 17850"
 
-    table = orderhist(home, "orders", "--customer", "17850")
-    assert table.returncode == 0 and history["orders"][0]["invoice"] in table.stdout
+        table = orderhist(home, "orders", "--customer", "17850")
+        assert table.returncode == 0 and history["orders"][0]["invoice"] in table.stdout
 
-    status = json.loads(orderhist(home, "status", "--json").stdout)
-    assert all(info["exists"] for info in status["resources"].values())
-    assert all(proc["alive"] for proc in status["processes"].values())
-    assert json.loads(orderhist(home, "rejects", "--json").stdout) == []
-    pids = [proc["pid"] for proc in status["processes"].values()]
-    port = int(state["endpoint"].rsplit(":", 1)[1])
-
-    down = orderhist(home, "down")
+        status = json.loads(orderhist(home, "status", "--json").stdout)
+        assert all(info["exists"] for info in status["resources"].values())
+        assert all(proc["alive"] for proc in status["processes"].values())
+        assert json.loads(orderhist(home, "rejects", "--json").stdout) == []
+        pids = [proc["pid"] for proc in status["processes"].values()]
+        port = int(state["endpoint"].rsplit(":", 1)[1])
+    finally:  # a failed assertion must not leave the stack's processes running
+        down = orderhist(home, "down")
     assert down.returncode == 0, down.stderr
     assert not any(pid_alive(pid) for pid in pids)
     assert not port_open(port)
