@@ -22,10 +22,14 @@ from orderhist.cli import Context, cli, json_option, pass_context
 @click.option("--pitr", is_flag=True, default=None,
               help="Point-in-time recovery for the table.")
 @click.option("--endpoint-url", help="An AWS-compatible endpoint for --target aws.")
+@click.option("--faults", type=click.FloatRange(0, 1),
+              help="Local only: fail this fraction of PutRecords entries, BatchWriteItem "
+                   "items and GetRecords calls (and a few 500s), to exercise the retries.")
+@click.option("--fault-seed", type=int, help="Seed of --faults, so a run can be replayed.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and touch nothing.")
 @pass_context
 def up(ctx: Context, target, prefix, region, shards, on_demand, agent, instance_type, pitr,
-       endpoint_url, dry_run) -> None:
+       endpoint_url, faults, fault_seed, dry_run) -> None:
     """Provision the pipeline, idempotently: a second run repairs what is missing or dead
     and changes nothing that is right."""
     from orderhist import lifecycle, render
@@ -34,10 +38,13 @@ def up(ctx: Context, target, prefix, region, shards, on_demand, agent, instance_
         raise click.UsageError("--shards and --on-demand exclude each other")
     if endpoint_url and target != "aws":
         raise click.UsageError("--endpoint-url applies to --target aws")
+    if (faults is not None or fault_seed is not None) and target == "aws":
+        raise click.UsageError("--faults applies to the local emulator")
     options = lifecycle.UpOptions(target=target, prefix=prefix, region=region, shards=shards,
                                   on_demand=on_demand, agent=agent,
                                   instance_type=instance_type, pitr=pitr,
-                                  endpoint_url=endpoint_url, dry_run=dry_run)
+                                  endpoint_url=endpoint_url, faults=faults,
+                                  fault_seed=fault_seed, dry_run=dry_run)
     if dry_run:
         result = lifecycle.up(ctx.home, options)
         render.console.print(render.steps_table(result.steps, "plan (nothing changed)"))

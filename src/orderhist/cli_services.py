@@ -16,11 +16,14 @@ def emulator() -> None:
 @emulator.command("serve")
 @click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--port", type=int, default=0, help="0 picks a free port.")
-def emulator_serve(port_file: Path, port: int) -> None:
+@click.option("--faults", type=click.FloatRange(0, 1), default=0.0,
+              help="Fraction of data-plane calls or entries to fail.")
+@click.option("--fault-seed", type=int, help="Seed of the injected faults, to replay a run.")
+def emulator_serve(port_file: Path, port: int, faults: float, fault_seed: int | None) -> None:
     """Serve the local AWS on 127.0.0.1 in the foreground."""
     from orderhist import emulator as emulator_module
 
-    emulator_module.serve(port_file, port)
+    emulator_module.serve(port_file, port, faults=faults, fault_seed=fault_seed)
 
 
 @cli.group()

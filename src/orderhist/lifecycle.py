@@ -30,6 +30,8 @@ class UpOptions:
     instance_type: str | None = None
     pitr: bool | None = None
     endpoint_url: str | None = None
+    faults: float | None = None  # local emulator: injected failure rate (None: keep as is)
+    fault_seed: int | None = None
     dry_run: bool = False
 
 
@@ -93,7 +95,7 @@ def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None) -
     emulator_restarted = False
     if options.target == aws.LOCAL:
         progress("emulator", "starting")
-        endpoint, emulator_restarted = _ensure_emulator(home, state, options.region)
+        endpoint, emulator_restarted = _ensure_emulator(home, state, options)
         state.set(endpoint=endpoint)
         result.endpoint = endpoint
         if emulator_restarted:
@@ -124,9 +126,14 @@ def _dry_run(options: UpOptions, state: StackState | None, settings: dict) -> Up
     return UpResult(steps=stack.dry_run(ctx), endpoint=endpoint)
 
 
-def _ensure_emulator(home: Home, state: StackState, region: str) -> tuple[str, bool]:
+def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple[str, bool]:
     endpoint = state.get("endpoint")
+    if options.faults is not None or options.fault_seed is not None:
+        state.set(faults=options.faults or 0.0, fault_seed=options.fault_seed)
+    faults, seed = state.get("faults") or 0.0, state.get("fault_seed")
     if processes.status(home, emulator.NAME)["alive"] and emulator.is_healthy(endpoint):
+        if options.faults is not None or options.fault_seed is not None:
+            emulator.set_faults(endpoint, faults, seed)
         return endpoint, False
     # A dead or wedged emulator took every resource with it: start afresh, forget the old
     # record and the positions that referred to its stream.
@@ -136,7 +143,8 @@ def _ensure_emulator(home: Home, state: StackState, region: str) -> tuple[str, b
     state.resources.clear()
     state.set(account=None)
     _reset_local_checkpoints(home)
-    return emulator.start(home, aws.local_child_environment(region)), True
+    environment = aws.local_child_environment(options.region)
+    return emulator.start(home, environment, faults=faults, fault_seed=seed), True
 
 
 def _reset_local_checkpoints(home: Home) -> None:
