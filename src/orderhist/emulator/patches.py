@@ -26,6 +26,23 @@ def install(kinesis_lock, dynamodb_lock) -> None:
 
     kinesis_store.install(kinesis_lock)
     _install_dynamodb(dynamodb_lock)
+    _install_mapping_timestamp()
+
+
+def _install_mapping_timestamp() -> None:
+    """moto stores a mapping's StartingPositionTimestamp but never returns it, so the runtime
+    could not honour AT_TIMESTAMP; return it as AWS does."""
+    from moto.awslambda.models import EventSourceMapping
+
+    stock = EventSourceMapping.get_configuration
+
+    def get_configuration(self):
+        reply = stock(self)
+        if getattr(self, "starting_position_timestamp", None) is not None:
+            reply["StartingPositionTimestamp"] = self.starting_position_timestamp
+        return reply
+
+    EventSourceMapping.get_configuration = get_configuration
 
 
 def shared_type(raw):
