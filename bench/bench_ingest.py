@@ -103,6 +103,9 @@ def main() -> None:
         print(f"emulator: peak RSS {info['peak_rss_kb'] / 1024:,.0f} MB, RSS "
               f"{info['rss_kb'] / 1024:,.0f} MB, CPU {info['cpu_s']:.0f} s; requests "
               f"{info['requests']}; injected faults {faults['injected']}")
+        busiest = sorted(info["request_cpu_s"].items(), key=lambda pair: -pair[1])[:6]
+        print("emulator CPU by operation (s, in the dispatcher): "
+              + ", ".join(f"{name} {seconds:.1f}" for name, seconds in busiest))
         status = json.loads(common.orderhist(home, "status", "--json").stdout)
         print(f"agent: {json.dumps(status.get('agent'))[:400]}")
         print(f"runtime: {json.dumps(status.get('runtime'))[:400]}")

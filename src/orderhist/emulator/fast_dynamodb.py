@@ -16,7 +16,7 @@ from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _quote
 
 from orderhist.emulator import index as table_index
-from orderhist.emulator.fastpath import dynamodb_error, dynamodb_reply
+from orderhist.emulator.fastpath import dynamodb_error, dynamodb_reply, dynamodb_reply_text
 from orderhist.emulator.patches import ITEM_SIZE_LIMIT, item_size, store, text_size, value_size
 
 BATCH_GET_SIZE_LIMIT = 16 * 1024 * 1024
@@ -278,10 +278,10 @@ def projection(expression, names) -> list[str] | None:
     return out
 
 
-def projected(item, attributes: list[str]):
-    """The projected attributes as moto's round trip through Python values writes them, or
-    None where that round trip would change a value (it is then moto's to answer)."""
-    out, size = {}, 0
+def projected(item, attributes: list[str]) -> str | None:
+    """The projected attributes as JSON, as moto's round trip through Python values writes
+    them; None where that round trip would change a value (it is then moto's to answer)."""
+    parts = []
     for name in attributes:
         dt = item.attrs.get(name)
         if dt is None:
@@ -295,9 +295,16 @@ def projected(item, attributes: list[str]):
                 return None
         elif kind not in ("S", "BOOL", "NULL"):
             return None
-        out[name] = {kind: value}
-        size += text_size(name) + value_size(dt)
-    return out, size
+        if type(value) is str:
+            parts.append(f'{_quote(name)}: {{"{kind}": {_quote(value)}}}')
+        else:
+            parts.append(f"{_quote(name)}: {json.dumps({kind: value})}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def projected_size(item, attributes: list[str]) -> int:
+    return sum(text_size(name) + value_size(item.attrs[name])
+               for name in attributes if name in item.attrs)
 
 
 def batch_get_item(call, lock):
@@ -327,13 +334,16 @@ def batch_get_item(call, lock):
         plans.append((name, table, keys, attributes))
     if total > 100:
         return None
-    responses, unprocessed, capacity = {}, {}, []
+    responses, unprocessed, capacity = [], {}, []
     size = 0
     with lock:
-        for name, table, keys, attributes in plans:
-            known = table_index.of(table)
-            if known is None:
-                return None
+        indexes = [table_index.of(table) for _, table, _, _ in plans]
+        if any(known is None for known in indexes):
+            return None
+        # Sizes matter only if this many items of the largest size ever stored could pass
+        # the 16 MB a BatchGetItem returns.
+        sized = total * max(known.max_size for known in indexes) > BATCH_GET_SIZE_LIMIT
+        for (name, table, keys, attributes), known in zip(plans, indexes):
             found, seen = [], set()
             for key in keys:
                 at = key_natives(table, key)
@@ -343,22 +353,23 @@ def batch_get_item(call, lock):
                 item = known.find(*at)
                 if item is None:
                     continue
-                if attributes:
-                    shown_part = projected(item, attributes)
-                    if shown_part is None:
-                        return None
-                    shown, item_bytes = shown_part
-                else:
-                    shown, item_bytes = item_wire(item), item_size(item)
-                found.append((key, shown, item_bytes))
-            responses[name] = []
-            for key, shown, item_bytes in found:
+                shown = projected(item, attributes) if attributes else item_json(item)
+                if shown is None:
+                    return None
+                found.append((key, shown, item, attributes))
+            shown_here = []
+            for key, shown, item, attributes in found:
+                item_bytes = 0
+                if sized:
+                    item_bytes = (projected_size(item, attributes) if attributes
+                                  else item_size(item))
                 if size + item_bytes > BATCH_GET_SIZE_LIMIT:
                     unprocessed.setdefault(name, {"Keys": []})["Keys"].append(key)
                 else:
-                    responses[name].append(shown)
+                    shown_here.append(shown)
                     size += item_bytes
+            responses.append(f"{_quote(name)}: [{', '.join(shown_here)}]")
             capacity.append({"CapacityUnits": float(len(keys)), "TableName": name})
-    return dynamodb_reply({"Responses": responses, "UnprocessedKeys": unprocessed,
-                           "ConsumedCapacity": capacity})
-
+    return dynamodb_reply_text(
+        f'{{"Responses": {{{", ".join(responses)}}}, "UnprocessedKeys": '
+        f'{json.dumps(unprocessed)}, "ConsumedCapacity": {json.dumps(capacity)}}}')

@@ -72,7 +72,7 @@ def get_item(call, lock):
             shown_part = projected(item, attributes)
             if shown_part is None:
                 return None
-            text = f'"Item": {json.dumps(shown_part[0])}'
+            text = f'"Item": {shown_part}'
         else:
             text = f'"Item": {item_json(item)}'
     extra = capacity_json(capacity, body["TableName"], 0.5)

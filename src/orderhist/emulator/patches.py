@@ -7,6 +7,8 @@ scalar values (immutable in moto; only sets, lists and maps are changed in place
 the full dataset well inside memory. Every write path keeps the sorted `index` in step:
 Table.put_item and delete_item (used by PutItem, BatchWriteItem, TransactWriteItems, PartiQL
 and UpdateItem's creation of new items) and DynamoDBBackend.update_item (changes in place).
+Queries left to moto (filters, projections, KeyConditions) keep moto's logic but draw their
+candidates from the index: the partition the key names, not every item of the table.
 """
 from __future__ import annotations
 
@@ -26,23 +28,6 @@ def install(kinesis_lock, dynamodb_lock) -> None:
 
     kinesis_store.install(kinesis_lock)
     _install_dynamodb(dynamodb_lock)
-    _install_mapping_timestamp()
-
-
-def _install_mapping_timestamp() -> None:
-    """moto stores a mapping's StartingPositionTimestamp but never returns it, so the runtime
-    could not honour AT_TIMESTAMP; return it as AWS does."""
-    from moto.awslambda.models import EventSourceMapping
-
-    stock = EventSourceMapping.get_configuration
-
-    def get_configuration(self):
-        reply = stock(self)
-        if getattr(self, "starting_position_timestamp", None) is not None:
-            reply["StartingPositionTimestamp"] = self.starting_position_timestamp
-        return reply
-
-    EventSourceMapping.get_configuration = get_configuration
 
 
 def shared_type(raw):

@@ -111,6 +111,23 @@ def configure_moto() -> None:
             return original_put(self, *args, **kwargs)
 
     Stream.put_record = locked_put_record
+    _return_mapping_timestamp()
+
+
+def _return_mapping_timestamp() -> None:
+    """moto stores a mapping's StartingPositionTimestamp but never returns it, so the runtime
+    could not honour AT_TIMESTAMP; return it as AWS does."""
+    from moto.awslambda.models import EventSourceMapping
+
+    stock = EventSourceMapping.get_configuration
+
+    def get_configuration(self):
+        reply = stock(self)
+        if getattr(self, "starting_position_timestamp", None) is not None:
+            reply["StartingPositionTimestamp"] = self.starting_position_timestamp
+        return reply
+
+    EventSourceMapping.get_configuration = get_configuration
 
 
 def _patch_lambda_code_location(base_url: str) -> None:
