@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -77,11 +78,19 @@ def main() -> None:
             emulator.control(target.endpoint_url, "faults", {"rate": args.faults, "seed": 1})
             print(f"faults: rate {args.faults}, seed 1 "
                   f"({'up --faults' if via_cli else 'set through /_orderhist/faults'})")
+        pids = common.stack_pids(home)
+        cpu_before = {name: common.process_cpu_s(pid) for name, pid in pids.items()}
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         result = common.orderhist(home, "generate", "--source", str(source), "--count",
                                   str(args.count), "--wait", "--json", "--timeout",
                                   str(args.timeout), timeout=args.timeout + 600)
         wall = time.perf_counter() - started
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = {name: common.process_cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu["generate (writer + --wait poller)"] = (
+            children_after.ru_utime + children_after.ru_stime
+            - children_before.ru_utime - children_before.ru_stime)
         summary = json.loads(result.stdout)
         faults = emulator.control(target.endpoint_url, "faults")
         emulator.control(target.endpoint_url, "faults", {"rate": 0.0, "seed": 1})
@@ -90,6 +99,9 @@ def main() -> None:
               f"{summary['stored']:,}, rejected {summary['rejected']:,}, in {wall:.1f} s "
               f"({wall / 60:.1f} min) = {rate:,.0f} lines/s end to end; latency ms "
               f"{summary['latency_ms']}", flush=True)
+        print(f"CPU seconds during the run ({2 * wall:.0f} core-seconds on 2 cores): "
+              + ", ".join(f"{name} {seconds:.0f}" for name, seconds in cpu.items()),
+              flush=True)
         raws.append(raw_rate(target, sample, 1))
         raw = statistics.mean(raws)
         print(f"raw again: {raws[1]:,.0f} items/s; end to end / mean raw = {rate / raw:.2f}")

@@ -188,5 +188,38 @@ def stack_endpoint(home: Path) -> aws.Target:
     return aws.Target(aws.LOCAL, state.get("region") or REGION, state["endpoint"])
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and all its descendants, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        # own user + system time, and that of children it has already reaped
+        stats[int(entry.name)] = sum(int(value) for value in fields[11:15]) / ticks
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats.get(current, 0.0)
+        todo += children.get(current, [])
+    return total
+
+
+def stack_pids(home: Path) -> dict[str, int]:
+    pids = {}
+    for name in ("emulator", "agent", "runtime"):
+        try:
+            pids[name] = int((home / "run" / f"{name}.pid").read_text().strip())
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
 def peak_rss_mb(target: aws.Target) -> float:
     return stats(target)["peak_rss_kb"] / 1024
