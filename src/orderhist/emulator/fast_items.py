@@ -6,8 +6,6 @@ optional top-level ProjectionExpression. moto takes everything else, errors incl
 """
 from __future__ import annotations
 
-import json
-
 from orderhist.emulator import index as table_index
 from orderhist.emulator.fast_dynamodb import (
     CAPACITY_MODES, capacity_json, item_json, key_natives, projected, projection, put_checked,

@@ -21,7 +21,6 @@ import zlib
 from collections import Counter
 
 DYNAMODB = "DynamoDB_20120810."
-KINESIS = "Kinesis_20131202."
 DYNAMODB_ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 HANDLER_TIME_HEADER = "X-Orderhist-Handler-Us"
 
@@ -93,10 +92,9 @@ class Dispatcher:
         self.counts: Counter = Counter()
         self.cpu: Counter = Counter()
         self._counts_lock = threading.Lock()
-        handlers = {}
-        handlers.update(fast_kinesis.handlers(kinesis_lock))
-        handlers.update(fast_dynamodb.handlers(dynamodb_lock))
-        self.handlers = {target: handler for target, handler in handlers.items()}
+        # X-Amz-Target -> handler
+        self.handlers = {**fast_kinesis.handlers(kinesis_lock),
+                         **fast_dynamodb.handlers(dynamodb_lock)}
 
     def __call__(self, environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET")

@@ -20,6 +20,7 @@ US_PER_DAY = 86_400_000_000
 # Partition keys shared between records; cleared when full.
 SHARED_CAP = 1 << 17
 
+
 class SlimRecord:
     """moto's kinesis Record, in a third of the memory: same attributes and to_json()."""
     __slots__ = ("partition_key", "payload", "sequence_number", "explicit_hash_key", "at_us")
@@ -129,11 +130,14 @@ def install(lock) -> None:
     def log_of(self) -> RecordLog:
         records = self.records
         if type(records) is not RecordLog:
-            # moto's split_shard leaves the closed parent an empty OrderedDict.
-            log = RecordLog(next(iter(records)) if records else 1)
-            for sequence in records:
-                log[sequence] = records[sequence]
-            self.records = records = log
+            with lock:
+                records = self.records
+                if type(records) is not RecordLog:
+                    # moto's split_shard leaves the closed parent an empty OrderedDict.
+                    log = RecordLog(next(iter(records)) if records else 1)
+                    for sequence in records:
+                        log[sequence] = records[sequence]
+                    self.records = records = log
         return records
 
     def append(self, partition_key, payload, explicit_hash_key) -> int:

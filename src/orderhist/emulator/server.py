@@ -40,20 +40,18 @@ def serve(port_file_path: Path, port: int = 0, faults: float = 0.0,
     check_moto_version()
     fast = os.environ.get(FAST_ENV, "1") != "0"
     configure_moto()
-    from orderhist.emulator import faults as fault_module
-    from orderhist.emulator import fastpath, patches
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from orderhist.emulator import fastpath, httpd, patches
+    from orderhist.emulator.faults import FaultInjector
 
     if fast:
         patches.install(KINESIS_LOCK, DYNAMODB_LOCK)
     seed = fault_seed if fault_seed is not None else random.SystemRandom().randrange(2**31)
-    injector = fault_module.FaultInjector(faults, seed)
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
+    injector = FaultInjector(faults, seed)
     moto_app = DomainDispatcherApplication(create_backend_app)
     dispatcher = fastpath.Dispatcher(moto_app, injector, KINESIS_LOCK, DYNAMODB_LOCK,
                                      enabled=fast)
-    from orderhist.emulator import httpd
-
     server = httpd.make(HOST, port, _with_own_routes(dispatcher))
     bound = server.server_address[1]
     _patch_lambda_code_location(f"http://{HOST}:{bound}")
