@@ -46,6 +46,7 @@ def session(target: Target):
 
         made = botocore.session.Session()
     made.set_config_variable("region", target.region)
+    made.register_component("response_parser_factory", _item_parser_factory())
     _sessions[target] = made
     return made
 
@@ -65,6 +66,53 @@ def _isolated_botocore_session():
     made.set_config_variable("config_file", os.devnull)
     made.set_config_variable("credentials_file", os.devnull)
     return made
+
+
+# Attribute values botocore would hand back unchanged: strings, numbers, sets of them, flags.
+_PLAIN_ATTRIBUTE_TYPES = frozenset({"S", "N", "SS", "NS", "BOOL", "NULL"})
+
+
+def _item_parser_factory():
+    """botocore's response parsers, except that a DynamoDB item whose attributes are all
+    plain (no binary, no nesting) is taken from the JSON as it is.
+
+    botocore walks the ten members of the AttributeValue shape for every attribute of every
+    item, which made reading one customer's 8,000 lines cost ~1 s of CPU; the values it
+    returns for plain attributes are the JSON's own. Binary and nested values, and
+    everything that is not an item, still go through botocore's parser."""
+    from botocore import parsers
+
+    class ItemJSONParser(parsers.JSONParser):
+        def _handle_map(self, shape, value):
+            if (shape.value.name == "AttributeValue" and isinstance(value, dict)
+                    and all(isinstance(attribute, dict) and len(attribute) == 1
+                            and next(iter(attribute)) in _PLAIN_ATTRIBUTE_TYPES
+                            for attribute in value.values())):
+                return value
+            return super()._handle_map(shape, value)
+
+    class ItemParserFactory(parsers.ResponseParserFactory):
+        def create_parser(self, protocol_name):
+            if protocol_name == "json":
+                return ItemJSONParser(**self._defaults)
+            return super().create_parser(protocol_name)
+
+    factory = ItemParserFactory()
+    factory.set_parser_defaults(timestamp_parser=_parse_timestamp)
+    return factory
+
+
+def _parse_timestamp(value):
+    """Epoch-number timestamps (Kinesis's ApproximateArrivalTimestamp, one per record) as
+    UTC datetimes; botocore converts each to the local zone through dateutil, which cost the
+    runtime a quarter of its CPU. Anything else goes to botocore's own parser."""
+    from datetime import datetime, timezone
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc)
+    from botocore.utils import parse_timestamp
+
+    return parse_timestamp(value)
 
 
 def client(service: str, target: Target, **config):

@@ -16,6 +16,7 @@ from orderhist.records import OrderLine
 from orderhist.state import Home, read_json, write_json_atomic
 
 BUNDLED_NAME = "OnlineRetail.csv"
+WRITE_CHUNK = 5_000  # lines read before they are written out
 
 
 def bundled_dataset() -> Path:
@@ -40,45 +41,53 @@ def position_file(home: Home) -> Path:
 
 def generate(home: Home, count: int, source: Path | None = None, now: bool = False,
              rate: float | None = None, log_dir: Path | None = None) -> Generated:
-    from orderhist.dataset import iter_lines
-
     if count < 1:
         raise UsageProblem("--count must be at least 1")
     source = (source or bundled_dataset()).resolve()
     if not source.exists():
         raise UsageProblem(f"no dataset at {source}")
     positions = read_json(position_file(home), {}) or {}
-    start = int(positions.get(str(source), 0))
-
-    chosen: list[OrderLine] = []
-    skipped: list[tuple[int, str]] = []
-    wrapped = False
-    position = start
-    while len(chosen) < count:
-        read_any = False
-        for line_no, row in iter_lines(source, start=position):
-            read_any = True
-            position = line_no
-            if isinstance(row, records.RecordError):
-                skipped.append((line_no, str(row)))
-                continue
-            chosen.append(row)
-            if len(chosen) == count:
-                break
-        else:
-            if not read_any and position == 0:
-                raise UsageProblem(f"{source} holds no data rows")
-            if not chosen and wrapped:
-                raise UsageProblem(f"{source} holds no readable order lines")
-            position, wrapped = 0, True  # the end of the dataset: start again from the top
-
+    reading = _Reading(source, int(positions.get(str(source), 0)))
     log_dir = log_dir or home.orders_log_dir
     log_dir.mkdir(parents=True, exist_ok=True)
     path = _new_log_path(log_dir)
-    written = _write(path, chosen, now, rate)
-    positions[str(source)] = position
+    written = _write(path, reading.lines(count), now, rate)
+    positions[str(source)] = reading.position
     write_json_atomic(position_file(home), positions)
-    return Generated(written, skipped, path, wrapped)
+    return Generated(written, reading.skipped, path, reading.wrapped)
+
+
+class _Reading:
+    """The dataset read from where the last run stopped, wrapping at its end; rows that are
+    not order lines are kept in `skipped` with their reason."""
+
+    def __init__(self, source: Path, start: int) -> None:
+        self.source = source
+        self.position = start
+        self.skipped: list[tuple[int, str]] = []
+        self.wrapped = False
+
+    def lines(self, count: int):
+        from orderhist.dataset import iter_lines
+
+        chosen = 0
+        while chosen < count:
+            read_any = False
+            for line_no, row in iter_lines(self.source, start=self.position):
+                read_any = True
+                self.position = line_no
+                if isinstance(row, records.RecordError):
+                    self.skipped.append((line_no, str(row)))
+                    continue
+                chosen += 1
+                yield row
+                if chosen == count:
+                    return
+            if not read_any and self.position == 0:
+                raise UsageProblem(f"{self.source} holds no data rows")
+            if not chosen and self.wrapped:
+                raise UsageProblem(f"{self.source} holds no readable order lines")
+            self.position, self.wrapped = 0, True  # the end: start again from the top
 
 
 def _new_log_path(log_dir: Path) -> Path:
@@ -87,22 +96,32 @@ def _new_log_path(log_dir: Path) -> Path:
     return log_dir / f"{stamp}.log"
 
 
-def _write(path: Path, lines: list[OrderLine], now: bool, rate: float | None) -> list[OrderLine]:
+def _write(path: Path, lines, now: bool, rate: float | None) -> list[OrderLine]:
+    """Append the lines to a new file as they are read, so the agent starts shipping the
+    first chunk while later ones are still being read; the file is created only once there
+    is a line to put in it."""
     invoice_times: dict[str, str] = {}
 
-    def stamped(line: OrderLine) -> OrderLine:
-        changes = {"emitted_at": records.utc_now_iso_ms()}
+    def stamped(line: OrderLine, emitted_at: str | None = None) -> OrderLine:
+        changes = {"emitted_at": emitted_at or records.utc_now_iso_ms()}
         if now:
             # Every line of one invoice gets the same "placed at" time.
             changes["invoice_date"] = invoice_times.setdefault(
                 line.invoice_no, records.normalise_date(datetime.now(timezone.utc)))
         return dataclasses.replace(line, **changes)
 
-    written = []
-    with open(path, "a", encoding="utf-8", newline="") as handle:
+    written: list[OrderLine] = []
+    handle = None
+    try:
         if not rate:
-            written = [stamped(line) for line in lines]
-            handle.write("".join(records.to_log_line(line) + "\n" for line in written))
+            for chunk in _chunks(lines, WRITE_CHUNK):
+                handle = handle or open(path, "a", encoding="utf-8", newline="")
+                # The chunk goes out in one write: one emission time for all of it.
+                emitted_at = records.utc_now_iso_ms()
+                stamped_chunk = [stamped(line, emitted_at) for line in chunk]
+                handle.write("".join(records.to_log_line(line) + "\n" for line in stamped_chunk))
+                handle.flush()
+                written.extend(stamped_chunk)
         else:
             interval = 1.0 / rate
             next_at = time.monotonic()
@@ -112,9 +131,24 @@ def _write(path: Path, lines: list[OrderLine], now: bool, rate: float | None) ->
                     time.sleep(delay)
                 next_at += interval
                 line = stamped(line)
+                handle = handle or open(path, "a", encoding="utf-8", newline="")
                 handle.write(records.to_log_line(line) + "\n")
                 handle.flush()
                 written.append(line)
-        handle.flush()
-        os.fsync(handle.fileno())
+    finally:
+        if handle is not None:
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
     return written
+
+
+def _chunks(iterable, size: int):
+    chunk = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
