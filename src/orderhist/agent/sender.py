@@ -64,8 +64,9 @@ class Sender:
         self._retry_due = 0.0
         self._fresh_due = 0.0
         # Grows by 1 for a failed call and by the failed share for a partial failure, shrinks
-        # tenfold on a clean call: a few throttled entries do not slow the flow as much as a
-        # shard refusing everything (the real agent's rule).
+        # tenfold on a call that was mostly accepted: a few throttled entries do not slow
+        # the flow as much as a shard refusing everything (the real agent's rule, with a
+        # mostly-accepted call counted as the success it is).
         self._failures = 0.0
         self._in_flight = 0
         self._closing = False
@@ -224,6 +225,11 @@ class Sender:
     def _requeue(self, records: list[OutgoingRecord], failed_share: float,
                  message: str) -> None:
         with self._cond:
+            if failed_share < STALL_SHARE:
+                # Most of the call went through: the stream works, a few entries were shed.
+                # Counting that as a success keeps a steady trickle of throttles from
+                # pushing the retry delay to its maximum.
+                self._failures /= 10
             self._failures += failed_share
             delay = self._backoff(self._failures)
             self._retry.extendleft(reversed(records))

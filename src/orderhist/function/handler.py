@@ -26,6 +26,10 @@ SQS_BATCH_LIMIT = 10
 REJECT_DATA_LIMIT = 64 * 1024
 # Stop retrying throttled writes while this much of the invocation's time remains.
 TIME_MARGIN_MS = 2_000
+# Unprocessed items are retried in rounds, with exponential backoff and jitter between them.
+FIRST_RETRY_DELAY = 0.025
+MAX_RETRY_DELAY = 1.0
+MAX_WRITE_ROUNDS = 10
 # Errors that mean the table itself is unusable: the whole batch must be retried later.
 FATAL_WRITE_ERRORS = {"ResourceNotFoundException", "AccessDeniedException",
                       "UnrecognizedClientException", "ValidationException"}
@@ -116,40 +120,44 @@ def _send_rejects(rejects: list[tuple[int, dict]]) -> list[int]:
 
 
 def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:
-    """Batch-write 25 at a time, retrying UnprocessedItems with backoff while there is time.
+    """Batch-write 25 at a time; then retry whatever came back unprocessed, all of it in one
+    round after one backoff (not a backoff per call of 25), while there is time.
     Returns the sequence numbers of lines that still could not be written."""
     table = os.environ["TABLE_NAME"]
     dynamodb = _client("dynamodb")
-    failed: list[int] = []
+    sequences_of = {_key_of(item): sequences for item, sequences in pending}
+    requests = [{"PutRequest": {"Item": item}} for item, _ in pending]
     wrote_any = False
-    for start in range(0, len(pending), BATCH_WRITE_LIMIT):
-        chunk = pending[start:start + BATCH_WRITE_LIMIT]
-        by_key = {_key_of(item): sequences for item, sequences in chunk}
-        requests = [{"PutRequest": {"Item": item}} for item, _ in chunk]
-        attempt = 0
-        while requests:
+    attempt = 0
+    while requests:
+        unprocessed = []
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            chunk = requests[start:start + BATCH_WRITE_LIMIT]
             try:
-                reply = dynamodb.batch_write_item(RequestItems={table: requests})
+                reply = dynamodb.batch_write_item(RequestItems={table: chunk})
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code in FATAL_WRITE_ERRORS and not wrote_any:
                     raise  # the table is unusable: fail the invocation, retry the batch
-                reply = {"UnprocessedItems": {table: requests}}
+                unprocessed += chunk
+                continue
             except BotoCoreError:
-                reply = {"UnprocessedItems": {table: requests}}
-            else:
-                wrote_any = wrote_any or len(reply.get("UnprocessedItems", {}).get(table, [])) < len(requests)
-            requests = reply.get("UnprocessedItems", {}).get(table, [])
-            if not requests:
-                break
-            attempt += 1
-            delay = min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.0)
-            if _remaining_ms(context) - delay * 1000 < TIME_MARGIN_MS or attempt > 8:
-                for request in requests:
-                    failed.extend(by_key[_key_of(request["PutRequest"]["Item"])])
-                break
-            time.sleep(delay)
-    return failed
+                unprocessed += chunk
+                continue
+            left = reply.get("UnprocessedItems", {}).get(table, [])
+            wrote_any = wrote_any or len(left) < len(chunk)
+            unprocessed += left
+        requests = unprocessed
+        if not requests:
+            break
+        attempt += 1
+        delay = min(MAX_RETRY_DELAY, FIRST_RETRY_DELAY * 2 ** (attempt - 1)) \
+            * random.uniform(0.5, 1.0)
+        if _remaining_ms(context) - delay * 1000 < TIME_MARGIN_MS or attempt > MAX_WRITE_ROUNDS:
+            break
+        time.sleep(delay)
+    return [sequence for request in requests
+            for sequence in sequences_of[_key_of(request["PutRequest"]["Item"])]]
 
 
 def _key_of(item: dict) -> tuple[str, str]:
