@@ -7,6 +7,8 @@ import click
 
 from orderhist.cli import Context, cli, json_option, pass_context
 
+TABLE_PAGE = 20  # orders per page in the table view
+
 
 @cli.command()
 @click.option("--target", type=click.Choice(["local", "aws"]),
@@ -146,7 +148,9 @@ def _require_local_pipeline(ctx: Context, state) -> None:
 @cli.command()
 @click.option("--customer", help="CustomerID, e.g. 17850.")
 @click.option("--invoice", help="This invoice's lines (with --customer: only if it is theirs).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many orders per page.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help=f"At most this many orders per page [default: {TABLE_PAGE} in the table "
+                   "view, all with --json or --csv].")
 @click.option("--after", help="The next page: the cursor the previous page printed.")
 @click.option("--since", help="Orders on or after this date (YYYY-MM-DD).")
 @click.option("--until", help="Orders on or before this date (YYYY-MM-DD).")
@@ -171,6 +175,8 @@ def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, 
     table = state.resources.get("table", {}).get("id") or f"{state.get('prefix')}-orders"
     # No health probe first: a stopped emulator shows up as a refused connection, which
     # `main` reports as "run orderhist up", and `orders` stays one request fast.
+    if limit is None and not (as_json or as_csv):
+        limit = TABLE_PAGE  # a page a terminal can show; the summary still covers them all
     if customer:
         result = history.customer_history(state.target(), table, customer, limit=limit,
                                           since=since, until=until, after=after)

@@ -15,7 +15,6 @@ from orderhist import aws, records
 from orderhist.errors import UsageProblem
 from orderhist.records import OrderLine
 
-QUERY_PAGE = 1000
 
 
 @dataclass
@@ -207,8 +206,7 @@ def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | 
         condition += " AND SK < :hi"
         values[":hi"] = {"S": upper}
     request = {"TableName": table, "KeyConditionExpression": condition,
-               "ExpressionAttributeValues": values, "ScanIndexForward": False,
-               "Limit": QUERY_PAGE}
+               "ExpressionAttributeValues": values, "ScanIndexForward": False}
     while True:
         reply = dynamodb.query(**request)
         yield from reply.get("Items", [])

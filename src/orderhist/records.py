@@ -279,7 +279,10 @@ def to_item(line: OrderLine, stored_at: str) -> dict:
 def from_item(item: dict) -> OrderLine:
     def s(name: str) -> str | None:
         value = item.get(name)
-        return None if value is None else next(iter(value.values()))
+        if value is None:
+            return None
+        # Whatever type the attribute was written with: an item is data, not our contract.
+        return value["S"] if "S" in value else value.get("N")
 
     partition = s("CustomerID") or ""
     return OrderLine(
