@@ -136,3 +136,22 @@ def test_kinesis_arrival_times_are_the_same_instants(local_target, unique_name):
                 StreamName=unique_name)["StreamDescriptionSummary"]["StreamCreationTimestamp"]
     finally:
         ours.delete_stream(StreamName=unique_name)
+
+
+def test_the_quick_loader_knows_exactly_the_services_botocore_knows():
+    from botocore.exceptions import UnknownServiceError
+
+    target = aws.Target(aws.LOCAL, "us-east-1", "http://127.0.0.1:9")
+    ours = aws.session(target).get_component("data_loader")
+    stock = botocore.session.Session().get_component("data_loader")
+    for type_name in ("service-2", "endpoint-rule-set-1"):
+        known = stock.list_available_services(type_name)
+        names = ours.list_available_services(type_name)
+        assert list(names) == known
+        assert all(name in names for name in known)
+    for name in ("nosuch", "", "../dynamodb", "dynamodb/2012-08-10", ".", None):
+        assert name not in ours.list_available_services("service-2")
+    with pytest.raises(UnknownServiceError):
+        aws.client("nosuch", target)
+    for service in ("dynamodb", "kinesis", "sqs", "lambda", "iam", "ec2", "s3", "ssm"):
+        assert aws.client(service, target).meta.service_model.service_name == service

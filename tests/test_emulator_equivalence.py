@@ -11,6 +11,8 @@ import pytest
 
 from test_emulator_support import Twin, fast_requests, twin_targets  # noqa: F401
 
+from orderhist.resources.data import table_shape
+
 TABLE = "equivalence"
 CUSTOMERS = ["17850", "12583", "c3", "c4", "GUEST#536365", "big"]
 DATES = ["2010-12-01T08:26:00", "2010-12-01T09:02:00", "2011-01-04T10:00:00", "2011-06-30T23:59:00"]
@@ -21,16 +23,7 @@ NUMBERS = ["6", "-12", "2.55", "0.1", "1E+2", "100.0", "007", "-0", "3.14159"]
 
 
 def create_table(client) -> None:
-    client.create_table(
-        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "CustomerID", "KeyType": "HASH"},
-                   {"AttributeName": "SK", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in (
-            ("CustomerID", "S"), ("SK", "S"), ("InvoiceNo", "S"), ("LineNo", "N"))],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "ByInvoice", "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": "InvoiceNo", "KeyType": "HASH"},
-                          {"AttributeName": "LineNo", "KeyType": "RANGE"}]}])
+    client.create_table(**table_shape(TABLE))
 
 
 class Model:
@@ -283,7 +276,7 @@ def test_changed_indexes_and_restored_tables_answer_as_stock(twin_targets):  # n
     name = "reshaped"
     model = Model(9)
     for client in (twin.fast, twin.stock):
-        client.create_table(**_shape(name))
+        client.create_table(**table_shape(name))
     for _ in range(8):
         requests = [{"PutRequest": {"Item": {**model.item(model.key(fresh=True), nested_ok=False),
                                              "Country": {"S": model.rng.choice("ABC")}}}}
@@ -314,19 +307,6 @@ def test_changed_indexes_and_restored_tables_answer_as_stock(twin_targets):  # n
                    ExpressionAttributeValues={":c": {"S": customer}})
 
 
-def _shape(name: str) -> dict:
-    return dict(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "CustomerID", "KeyType": "HASH"},
-                   {"AttributeName": "SK", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in (
-            ("CustomerID", "S"), ("SK", "S"), ("InvoiceNo", "S"), ("LineNo", "N"))],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "ByInvoice", "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": "InvoiceNo", "KeyType": "HASH"},
-                          {"AttributeName": "LineNo", "KeyType": "RANGE"}]}])
-
-
 def test_concurrent_writers_and_readers_keep_the_index_whole(twin_targets):  # noqa: F811
     import threading
 
@@ -334,7 +314,7 @@ def test_concurrent_writers_and_readers_keep_the_index_whole(twin_targets):  # n
 
     fast = twin_targets[0]
     name = "crowded"
-    aws.client("dynamodb", fast).create_table(**_shape(name))
+    aws.client("dynamodb", fast).create_table(**table_shape(name))
     written: dict[str, set] = {}
     lock = threading.Lock()
     failures: list = []

@@ -16,6 +16,7 @@ from pathlib import Path
 from orderhist import aws, records
 from orderhist.function import build
 from orderhist.function.handler import HANDLER
+from orderhist.resources.data import table_shape
 from orderhist.runtime import run_runtime
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -157,19 +158,7 @@ class Stack:
 
 
 def make_table(dynamodb, name: str) -> str:
-    dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "CustomerID", "AttributeType": "S"},
-                              {"AttributeName": "SK", "AttributeType": "S"},
-                              {"AttributeName": "InvoiceNo", "AttributeType": "S"},
-                              {"AttributeName": "LineNo", "AttributeType": "N"}],
-        KeySchema=[{"AttributeName": "CustomerID", "KeyType": "HASH"},
-                   {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[{
-            "IndexName": "ByInvoice",
-            "KeySchema": [{"AttributeName": "InvoiceNo", "KeyType": "HASH"},
-                          {"AttributeName": "LineNo", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"}}])
+    dynamodb.create_table(**table_shape(name))
     return name
 
 
