@@ -1,6 +1,7 @@
 """Shared fixtures: a real moto server (the project's emulator) over HTTP on 127.0.0.1."""
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -10,7 +11,23 @@ from orderhist import aws, emulator
 from orderhist.state import Home
 
 REPO = Path(__file__).resolve().parent.parent
-REAL_DATASET = REPO.parent / "shared" / "data" / "online_retail.parquet"
+
+
+def find_real_dataset() -> Path:
+    """The real UCI dataset (541,909 rows), never copied into the project: from
+    ORDERHIST_REAL_DATASET, else shared/data/ beside the checkout or beside any folder above
+    it (a clone elsewhere on the machine finds it through the variable)."""
+    named = os.environ.get("ORDERHIST_REAL_DATASET")
+    if named:
+        return Path(named)
+    relative = Path("shared") / "data" / "online_retail.parquet"
+    for folder in REPO.parents:
+        if (folder / relative).exists():
+            return folder / relative
+    return REPO.parent / relative
+
+
+REAL_DATASET = find_real_dataset()
 REGION = "us-east-1"
 
 
@@ -41,3 +58,9 @@ def real_dataset() -> Path:
     if not REAL_DATASET.exists():
         pytest.skip(f"the real UCI dataset is not at {REAL_DATASET}")
     return REAL_DATASET
+
+
+def pytest_report_header(config):
+    found = "found" if REAL_DATASET.exists() else \
+        "NOT found: its tests skip (set ORDERHIST_REAL_DATASET to its path)"
+    return f"real UCI dataset: {REAL_DATASET} ({found})"

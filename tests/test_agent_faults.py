@@ -88,6 +88,36 @@ def test_partial_failures_lose_nothing_and_count_retries(tmp_path, local_target,
     assert len(found) == total
 
 
+def test_a_few_throttled_entries_do_not_hold_newer_lines_back(tmp_path, local_target,
+                                                              unique_name):
+    """10% of entries refused, and a 3 s backoff: the refused ones wait it out, the rest of
+    the file keeps flowing meanwhile (the stream is working), and in the end every line is
+    there once."""
+    from test_agent_support import local_client
+
+    client = make_stream(local_target, unique_name)
+    config = agent_config(tmp_path, local_target, unique_name,
+                          retryInitialBackoffMillis=3000, retryMaxBackoffMillis=3000)
+    proxies = []
+
+    def throttled_client(agent_config, flow):
+        proxies.append(ThrottlingKinesis(local_client(agent_config, flow), 0.1, 0))
+        return proxies[-1]
+
+    total = 3000
+    with AgentThread(config, client_factory=throttled_client):
+        write_lines(tmp_path / "logs" / "app.log", range(1, total + 1))
+        # The first retry is due 2.1 s at the earliest after the first refusal (3 s - 30%).
+        wait_until(lambda: proxies and proxies[0].calls >= 6, 1.5,
+                   "the agent stopped sending while retries waited")
+        early = len(read_stream(client, unique_name))
+        found = wait_for_lines(client, unique_name, total)
+    assert early >= total - 500 - proxies[0].failed_entries  # at most a batch in flight
+    counts = line_numbers(read_stream(client, unique_name))
+    assert set(counts) == set(range(1, total + 1)) and max(counts.values()) == 1
+    assert len(found) == total
+
+
 def test_sigterm_flushes_the_buffer_and_checkpoints(tmp_path, local_target, unique_name):
     client = make_stream(local_target, unique_name)
     # A buffer age of a minute: only the SIGTERM flush can get these lines out in time.

@@ -9,11 +9,12 @@ import csv
 from pathlib import Path
 
 import pytest
+from conftest import REAL_DATASET
 
 from orderhist.dataset import info, iter_lines
 from orderhist.records import RecordError
 
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "online_retail.parquet"
+REAL = REAL_DATASET
 
 # ../shared/reference/online-retail-dataset.md, section 1.
 FIGURES = {

@@ -7,13 +7,14 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+from conftest import REAL_DATASET
 
 from orderhist.dataset import DatasetError, info, iter_lines
 from orderhist.dataset.xlsx import read_first_sheet
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-REAL = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "online_retail.parquet"
+REAL = REAL_DATASET
 
 CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
