@@ -58,17 +58,26 @@ class ThrottlingKinesis:
         return getattr(self.real, name)
 
 
-def test_partial_failures_lose_nothing_and_count_retries(tmp_path, local_target, unique_name):
+def throttling_factory(entry_failure_rate: float, failing_calls: int):
+    """A client factory for the agent that wraps each real client in ThrottlingKinesis, and
+    the list of the wrappers it made."""
     from test_agent_support import local_client
 
+    proxies: list[ThrottlingKinesis] = []
+
+    def throttled_client(agent_config, flow):
+        proxies.append(ThrottlingKinesis(local_client(agent_config, flow), entry_failure_rate,
+                                         failing_calls))
+        return proxies[-1]
+
+    return throttled_client, proxies
+
+
+def test_partial_failures_lose_nothing_and_count_retries(tmp_path, local_target, unique_name):
     client = make_stream(local_target, unique_name)
     config = agent_config(tmp_path, local_target, unique_name, retryInitialBackoffMillis=10,
                           retryMaxBackoffMillis=50)
-    proxies = []
-
-    def throttled_client(agent_config, flow):
-        proxies.append(ThrottlingKinesis(local_client(agent_config, flow), 0.3, 3))
-        return proxies[-1]
+    throttled_client, proxies = throttling_factory(0.3, 3)
 
     total = 3000
     with AgentThread(config, client_factory=throttled_client):
@@ -93,16 +102,10 @@ def test_a_few_throttled_entries_do_not_hold_newer_lines_back(tmp_path, local_ta
     """10% of entries refused, and a 3 s backoff: the refused ones wait it out, the rest of
     the file keeps flowing meanwhile (the stream is working), and in the end every line is
     there once."""
-    from test_agent_support import local_client
-
     client = make_stream(local_target, unique_name)
     config = agent_config(tmp_path, local_target, unique_name,
                           retryInitialBackoffMillis=3000, retryMaxBackoffMillis=3000)
-    proxies = []
-
-    def throttled_client(agent_config, flow):
-        proxies.append(ThrottlingKinesis(local_client(agent_config, flow), 0.1, 0))
-        return proxies[-1]
+    throttled_client, proxies = throttling_factory(0.1, 0)
 
     total = 3000
     with AgentThread(config, client_factory=throttled_client):

@@ -46,6 +46,14 @@ def cli(ctx: click.Context, home: Path | None, verbose: bool) -> None:
     ctx.obj = Context(Home((home or default_home()).expanduser().absolute()), verbose)
 
 
+def print_json(data) -> None:
+    """--json output. Plain print: rich would re-wrap long lines and highlight, which breaks
+    piping to jq; and a --json run need not import rich at all."""
+    import json
+
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
 from orderhist import cli_commands, cli_services  # noqa: E402,F401  (register the commands)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from orderhist.cli import Context, cli, json_option, pass_context
+from orderhist.cli import Context, cli, json_option, pass_context, print_json
 
 TABLE_PAGE = 20  # orders per page in the table view
 
@@ -70,7 +70,7 @@ def status(ctx: Context, as_json: bool) -> None:
 
     report = lifecycle.status(ctx.home)
     if as_json:
-        render.print_json(report)
+        print_json(report)
     else:
         render.status_view(report)
 
@@ -125,7 +125,7 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
         summary.update(stored=outcome.stored, rejected=outcome.rejected,
                        missing=outcome.missing, latency_ms=outcome.percentiles())
     if as_json:
-        render.print_json(summary)
+        print_json(summary)
     else:
         render.generated_view(summary)
     if wait and summary["missing"]:
@@ -185,9 +185,7 @@ def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, 
     else:
         result = selected = history.invoice_history(state.target(), table, invoice)
     if as_json:
-        from orderhist import render
-
-        render.print_json((selected or result).to_json())
+        print_json((selected or result).to_json())
     elif as_csv:
         _print_csv(selected or result)
     else:
@@ -238,7 +236,7 @@ def rejects(ctx: Context, as_json: bool) -> None:
     queue = state.resources.get("queue", {}).get("id")
     found = list_rejects(state.target(), queue) if queue else []
     if as_json:
-        render.print_json(found)
+        print_json(found)
     else:
         render.rejects_view(found)
 

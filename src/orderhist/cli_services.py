@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from orderhist.cli import Context, cli, pass_context
+from orderhist.cli import Context, cli, pass_context, print_json
 
 
 @cli.group(hidden=True)
@@ -85,7 +85,7 @@ def dataset_info(source: Path | None, as_json: bool) -> None:
 
     facts = info(source or bundled_dataset())
     if as_json:
-        render.print_json(facts)
+        print_json(facts)
     else:
         render.dataset_view(facts)
 

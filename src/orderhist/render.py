@@ -3,7 +3,6 @@ a Text (never parsed as markup) with control characters made visible, since desc
 hold "[" and anything else a file can."""
 from __future__ import annotations
 
-import json
 import re
 from contextlib import contextmanager
 
@@ -21,11 +20,6 @@ def safe(value) -> Text:
     """Data as inert text: no markup, control characters shown as escapes."""
     text = "" if value is None else str(value)
     return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], text))
-
-
-def print_json(data) -> None:
-    # Plain print: rich would re-wrap long lines and highlight, which breaks piping to jq.
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 _ACTION_STYLE = {"created": "green", "updated": "yellow", "unchanged": "dim", "deleted": "red",
