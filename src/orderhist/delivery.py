@@ -59,8 +59,8 @@ def wait_until_readable(target: aws.Target, table: str, queue_url: str | None,
     # order: each round reads the oldest pending keys first and stops at the first batch
     # that is mostly not there yet, so a long run costs about one read per stored line
     # instead of one read per pending line per round.
-    # An OrderedDict, not a dict: a dict's iteration walks over the slots of deleted keys, so
-    # reading the front after deleting 500,000 of them from there would be quadratic.
+    # An OrderedDict, not a dict: a dict's iteration steps over the slot of every key deleted
+    # from its front, so each read of the oldest keys would cost more with every line found.
     pending = OrderedDict(expected)
     result = Delivery()
     deadline = time.monotonic() + timeout
