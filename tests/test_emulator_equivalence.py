@@ -136,7 +136,16 @@ def query_request(model: Model, lek=None) -> dict:
         request["ExpressionAttributeValues"][":unused"] = {"S": "x"}
     elif extra < 0.15:
         request["ExpressionAttributeValues"][":h"] = {"N": "1"}  # wrong type
-    elif extra < 0.18:  # the legacy form: moto's own path, narrowed to the partition
+    elif extra < 0.23:  # projections: plain names on the fast path, the rest moto's
+        # Chosen from `extra` itself: drawing more would shift every later random operation.
+        choices = ["SK, Quantity, UnitPrice", "Quantity", "CustomerID,SK,Nope", "Description",
+                   "Quantity, Quantity", "InvoiceNo, LineNo, UnitPrice, Cancelled",
+                   "SK, Quantity, UnitPrice", "Country"]
+        position = (extra - 0.15) / 0.08 * 10 * len(choices)
+        request["ProjectionExpression"] = choices[int(position) % len(choices)]
+        if int(position * 7) % 5 == 0:
+            request["Select"] = "COUNT" if int(position * 3) % 2 else "SPECIFIC_ATTRIBUTES"
+    elif extra < 0.26:  # the legacy form: moto's own path, narrowed to the partition
         hash_attr = "InvoiceNo" if on_index else "CustomerID"
         del request["KeyConditionExpression"], request["ExpressionAttributeValues"]
         request.pop("ExpressionAttributeNames", None)

@@ -18,6 +18,9 @@ import pytest
 
 from support import orderhist
 
+from orderhist import history
+from orderhist.state import Home, require_state
+
 REAL_LINES = 30_000
 HOSTILE = "[bold red]PWNED[/] \x1b[31mRED\x1b[0m"
 
@@ -97,6 +100,8 @@ def test_json_equals_a_pandas_truth_for_fifteen_customers(real_stack, real_datas
     rest = [c for c in truth if c not in chosen]
     chosen += random.Random(7).sample(rest, 15 - len(chosen))
     assert len(set(chosen)) == 15
+    stack_state = require_state(Home(real_stack))
+    target, table = stack_state.target(), stack_state.resources["table"]["id"]
     for customer in chosen:
         shown = orderhist(real_stack, "orders", "--customer", customer, "--json")
         assert shown.returncode == 0, shown.stderr
@@ -108,6 +113,13 @@ def test_json_equals_a_pandas_truth_for_fifteen_customers(real_stack, real_datas
         assert got == want, customer
         for order in orders:  # each total is the exact sum of its lines
             assert Decimal(order["total"]) == sum(Decimal(line["amount"]) for line in order["lines"])
+        # The table view reads only the summary attributes: same orders, figures and summary.
+        light = history.customer_history(target, table, customer, line_details=False)
+        figures = [(o.invoice, o.date, o.cancelled, o.items, o.units, o.total)
+                   for o in light.orders]
+        assert figures == [(o["invoice"], o["date"], o["cancelled"], o["items"], o["units"],
+                            Decimal(o["total"])) for o in orders], customer
+        assert light.summary == history.customer_history(target, table, customer).summary
 
 
 @pytest.mark.slow

@@ -175,13 +175,17 @@ def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, 
     table = state.resources.get("table", {}).get("id") or f"{state.get('prefix')}-orders"
     # No health probe first: a stopped emulator shows up as a refused connection, which
     # `main` reports as "run orderhist up", and `orders` stays one request fast.
-    if limit is None and not (as_json or as_csv):
+    table_view = not (as_json or as_csv)
+    if limit is None and table_view:
         limit = TABLE_PAGE  # a page a terminal can show; the summary still covers them all
     if customer:
         result = history.customer_history(state.target(), table, customer, limit=limit,
-                                          since=since, until=until, after=after)
-        selected = history.invoice_history(state.target(), table, invoice, customer) \
-            if invoice else None
+                                          since=since, until=until, after=after,
+                                          line_details=not table_view)
+        # The table view draws one invoice's lines in full: --invoice, or the newest.
+        shown = invoice or (result.orders[0].invoice if table_view and result.orders else None)
+        selected = history.invoice_history(state.target(), table, shown, customer) \
+            if shown else None
     else:
         result = selected = history.invoice_history(state.target(), table, invoice)
     if as_json:

@@ -112,11 +112,19 @@ def parse_customer(text: str) -> str:
     return customer
 
 
+# What the orders table and the summary need of each line; the rest (descriptions, stock
+# codes, timestamps) is two thirds of an item and only the lines shown need it.
+SUMMARY_ATTRIBUTES = "SK, Quantity, UnitPrice"
+
+
 def customer_history(target: aws.Target, table: str, customer: str, *, limit: int | None = None,
                      since: str | None = None, until: str | None = None,
-                     after: str | None = None) -> History:
+                     after: str | None = None, line_details: bool = True) -> History:
     """Every order of the customer within the dates, newest first, summarised; then the page
-    of `limit` orders that follows the cursor `after`."""
+    of `limit` orders that follows the cursor `after`. Without `line_details` the orders'
+    lines carry only what totals need (no description, stock code or country): a third of
+    the data to read, for the table view, which shows one invoice's lines and reads those
+    through `invoice_history`."""
     customer = parse_customer(customer)
     lower, upper = parse_day(since), parse_day(until, end_of_day=True)
     if lower and upper and lower > upper:
@@ -124,8 +132,13 @@ def customer_history(target: aws.Target, table: str, customer: str, *, limit: in
     after_key = _decode_cursor(after) if after else None
     if upper:
         upper += "#~"  # sorts after every "#<invoice>#<line>" of that second
-    items = _query(aws.client("dynamodb", target), table, customer, lower, upper)
-    orders = group_orders(items)
+    if line_details:
+        orders = group_orders(_query(aws.client("dynamodb", target), table, customer,
+                                     lower, upper))
+    else:
+        items = _query(aws.client("dynamodb", target), table, customer, lower, upper,
+                       projection=SUMMARY_ATTRIBUTES)
+        orders = group_orders(items, lambda item: _summary_line(customer, item))
     summary = summarise(orders)
     if after_key is not None:
         orders = [order for order in orders if order.first_key < after_key]
@@ -159,11 +172,11 @@ def invoice_history(target: aws.Target, table: str, invoice: str,
     return History(owner, group_orders(items))
 
 
-def group_orders(items) -> list[Order]:
+def group_orders(items, to_line=records.from_item) -> list[Order]:
     """Lines (newest first, as the table returns them) grouped into orders, in that order."""
     orders: dict[str, Order] = {}
     for item in items:
-        line = records.from_item(item)
+        line = to_line(item)
         order = orders.get(line.invoice_no)
         if order is None:
             order = orders[line.invoice_no] = Order(
@@ -193,7 +206,17 @@ def summarise(orders: list[Order]) -> Summary:
     )
 
 
-def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | None):
+def _summary_line(customer: str, item: dict) -> OrderLine:
+    """A line from the summary attributes: the sort key holds its date, invoice and number."""
+    invoice_date, invoice_no, line_no = item["SK"]["S"].rsplit("#", 2)
+    return OrderLine(invoice_no=invoice_no, stock_code="", description="",
+                     quantity=int(item["Quantity"]["N"]), invoice_date=invoice_date,
+                     unit_price=Decimal(item["UnitPrice"]["N"]), customer_id=customer,
+                     country="", line_no=int(line_no))
+
+
+def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | None,
+           projection: str | None = None):
     values = {":c": {"S": customer}}
     condition = "CustomerID = :c"
     if lower and upper:
@@ -207,6 +230,8 @@ def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | 
         values[":hi"] = {"S": upper}
     request = {"TableName": table, "KeyConditionExpression": condition,
                "ExpressionAttributeValues": values, "ScanIndexForward": False}
+    if projection:
+        request["ProjectionExpression"] = projection
     while True:
         reply = dynamodb.query(**request)
         yield from reply.get("Items", [])

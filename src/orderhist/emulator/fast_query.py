@@ -5,8 +5,9 @@ a GSI: index range, then table hash, then table range), reversed for ScanIndexFo
 ExclusiveStartKey skips what sorts at or before it; the page ends at Limit or when the next
 candidate would push the 1 MB result size over, and LastEvaluatedKey is given whenever moto's
 walk would stop early - which moto decides on *any* later candidate of the partition, even one
-outside the range condition. Requests with a FilterExpression, a ProjectionExpression,
-KeyConditions, a non-ALL index projection or anything unusual go to moto.
+outside the range condition. A ProjectionExpression of plain attribute names is applied to
+the page after it is cut, as moto does. Requests with a FilterExpression, a projection with
+#placeholders, KeyConditions, a non-ALL index projection or anything unusual go to moto.
 """
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ from bisect import bisect_left, bisect_right
 from orderhist.emulator import index as table_index
 from orderhist.emulator import keycond
 from orderhist.emulator.fast_dynamodb import (
-    CAPACITY_MODES, capacity_json, item_json, table_named, typed_native, wire,
+    CAPACITY_MODES, capacity_json, item_json, projected, projection, table_named, typed_native,
+    wire,
 )
 from orderhist.emulator.fastpath import dynamodb_reply_text
 from orderhist.emulator.patches import ITEM_SIZE_LIMIT, item_size
 
 QUERY_KEYS = {"TableName", "IndexName", "KeyConditionExpression", "ExpressionAttributeNames",
               "ExpressionAttributeValues", "ScanIndexForward", "Limit", "ExclusiveStartKey",
-              "ConsistentRead", "ReturnConsumedCapacity", "Select"}
+              "ConsistentRead", "ReturnConsumedCapacity", "Select", "ProjectionExpression"}
 
 
 def _result_size_limit() -> int:
@@ -93,6 +95,13 @@ def query(call, lock):
             or type(consistent) is not bool or esk is not None and type(esk) is not dict
             or index_name is not None and type(index_name) is not str):
         return None
+    attributes = None
+    if "ProjectionExpression" in body:
+        # Plain top-level names only (no #placeholders, which the key condition's names
+        # would have to share); anything else is moto's to answer.
+        attributes = projection(body["ProjectionExpression"], None)
+        if not attributes or select is not None:
+            return None
     table = table_named(call, body.get("TableName"))
     if table is None:
         return None
@@ -129,7 +138,13 @@ def query(call, lock):
         results, stop_early = _walk(items, a, b, start, forward, limit, known.max_size)
         count = len(results)
         text = f'{{"Count": {count}, "ScannedCount": {count}'
-        if select != "COUNT":
+        if attributes is not None:
+            # moto pages on the whole items' size and projects afterwards: so do we.
+            shown = [projected(item, attributes) for item in results]
+            if None in shown:
+                return None
+            text += ', "Items": [' + ", ".join(shown) + "]"
+        elif select != "COUNT":
             text += ', "Items": [' + ", ".join(item_json(item) for item in results) + "]"
         if stop_early:
             text += ', "LastEvaluatedKey": ' + json.dumps(_last_key(known, gsi, results[-1]))
