@@ -61,16 +61,11 @@ def put_records(call):
     for entry in entries:
         if type(entry) is not dict or set(entry) != {"Data", "PartitionKey"}:
             return None
-        key, data = entry["PartitionKey"], entry["Data"]
-        if type(key) is not str or not 1 <= len(key) <= 256 or type(data) is not str:
-            return None
-        try:
-            payload = binascii.a2b_base64(data)
-        except (binascii.Error, ValueError):
+        key = entry["PartitionKey"]
+        payload = _record_payload(key, entry["Data"])
+        if payload is None:
             return None
         size = len(payload) + len(key)
-        if size > MAX_RECORD_BYTES:
-            return None
         total += size
         shard = stream.get_shard_for_key(key, None)
         if shard is None:
@@ -96,19 +91,27 @@ def put_records(call):
     return kinesis_reply({"FailedRecordCount": failed, "Records": results})
 
 
-def put_record(call):
-    body = call.body
-    if not set(body) <= {"StreamName", "StreamARN", "Data", "PartitionKey"}:
-        return None
-    key, data = body.get("PartitionKey"), body.get("Data")
+def _record_payload(key, data) -> bytes | None:
+    """A record's decoded data, if its key and data are ones moto would take as they are."""
     if type(key) is not str or not 1 <= len(key) <= 256 or type(data) is not str:
         return None
     try:
         payload = binascii.a2b_base64(data)
     except (binascii.Error, ValueError):
         return None
+    return payload if len(payload) + len(key) <= MAX_RECORD_BYTES else None
+
+
+def put_record(call):
+    body = call.body
+    if not set(body) <= {"StreamName", "StreamARN", "Data", "PartitionKey"}:
+        return None
+    key = body.get("PartitionKey")
+    payload = _record_payload(key, body.get("Data"))
+    if payload is None:
+        return None
     stream = _stream(call, body.get("StreamARN"), body.get("StreamName"))
-    if stream is None or len(payload) + len(key) > MAX_RECORD_BYTES:
+    if stream is None:
         return None
     shard = stream.get_shard_for_key(key, None)
     if shard is None:
