@@ -330,24 +330,36 @@ def date_converter(values, thorough: bool = True, path: Path | None = None):
     return convert
 
 
-def as_list(values) -> list:
-    return values.tolist() if hasattr(values, "tolist") else list(values)
+def as_list(values, first: int = 0, end: int | None = None) -> list:
+    """Positions first..end of a column (a pandas Series or a list) as a list."""
+    if hasattr(values, "iloc"):
+        return values.iloc[first:end].tolist()
+    return list(values[first:end])
+
+
+# Rows turned into Python values at a time: a run that wants 50 lines of a 541,909-row file
+# converts 50 of each column, not all of them, and a whole run holds one chunk at a time.
+ROW_CHUNK = 10_000
 
 
 def _iter_columns(raw: Raw, start: int) -> Iterator[Item]:
     columns = raw.columns
     names = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
              "CustomerID", "Country")
-    lists = [as_list(columns[n]) if n in columns else [""] * raw.rows for n in names]
     dates = raw.dates
-    for line_no, (inv, code, desc, qty, when, price, customer, country) in zip(
-            raw.line_nos[start:], islice(zip(*lists), start, None)):
-        try:
-            yield line_no, records.from_fields({
-                "InvoiceNo": text_cell(inv), "StockCode": text_cell(code),
-                "Description": desc, "Quantity": qty, "InvoiceDate": dates(when),
-                "UnitPrice": price, "CustomerID": customer, "Country": country,
-                "LineNo": line_no,
-            })
-        except RecordError as error:
-            yield line_no, error
+    total = len(raw.line_nos)
+    for first in range(start, total, ROW_CHUNK):
+        end = min(first + ROW_CHUNK, total)
+        lists = [as_list(columns[n], first, end) if n in columns else [""] * (end - first)
+                 for n in names]
+        for line_no, (inv, code, desc, qty, when, price, customer, country) in zip(
+                raw.line_nos[first:end], zip(*lists)):
+            try:
+                yield line_no, records.from_fields({
+                    "InvoiceNo": text_cell(inv), "StockCode": text_cell(code),
+                    "Description": desc, "Quantity": qty, "InvoiceDate": dates(when),
+                    "UnitPrice": price, "CustomerID": customer, "Country": country,
+                    "LineNo": line_no,
+                })
+            except RecordError as error:
+                yield line_no, error
