@@ -97,3 +97,13 @@ def test_one_invoice_through_the_index_only_for_its_customer(local_target, table
 
 def test_an_unknown_customer_has_no_orders(local_target, table):
     assert history.customer_history(local_target, table, "12345").orders == []
+
+
+def test_an_item_orderhist_did_not_write_is_reported_not_a_crash(local_target, table):
+    from orderhist.errors import OrderhistError
+
+    dynamodb = aws.client("dynamodb", local_target)
+    dynamodb.put_item(TableName=table, Item={"CustomerID": {"S": "19999"}, "SK": {"S": "oops"},
+                                            "Quantity": {"N": "1"}, "UnitPrice": {"N": "1"}})
+    with pytest.raises(OrderhistError, match="did not write"):
+        history.customer_history(local_target, table, "19999", line_details=False)

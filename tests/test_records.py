@@ -50,6 +50,15 @@ def test_guest_lines_get_a_partition_of_their_invoice():
     assert records.from_item(records.to_item(guest, "x")).customer_id is None
 
 
+def test_a_sort_key_parses_back_into_date_invoice_and_line():
+    original = line(InvoiceNo="C556445", LineNo="541909")
+    assert records.OrderLine.parse_sort_key(original.sort_key) == (
+        original.invoice_date, "C556445", 541909)
+    for bad in ("", "2010-12-01T08:26:00#536365", "2010-12-01T08:26:00#536365#x1"):
+        with pytest.raises(records.RecordError):
+            records.OrderLine.parse_sort_key(bad)
+
+
 def test_item_round_trip_is_exact():
     original = line(UnitPrice="38970.00", Quantity="-80995", InvoiceNo="C556445")
     item = records.to_item(original, "2026-11-28T04:29:05.200Z")

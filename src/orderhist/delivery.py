@@ -146,7 +146,7 @@ class _RejectWatch:
         if not rejects:
             return []
         if self._by_identity is None:
-            self._by_identity = {(int(key[1].rsplit("#", 1)[-1]), emitted): key
+            self._by_identity = {(OrderLine.parse_sort_key(key[1])[2], emitted): key
                                  for key, emitted in pending.items()}
         found: dict[tuple[str, str], None] = {}
         for reject in rejects:

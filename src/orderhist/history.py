@@ -12,9 +12,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from orderhist import aws, records
-from orderhist.errors import UsageProblem
+from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.records import OrderLine
-
 
 
 @dataclass
@@ -132,13 +131,10 @@ def customer_history(target: aws.Target, table: str, customer: str, *, limit: in
     after_key = _decode_cursor(after) if after else None
     if upper:
         upper += "#~"  # sorts after every "#<invoice>#<line>" of that second
-    if line_details:
-        orders = group_orders(_query(aws.client("dynamodb", target), table, customer,
-                                     lower, upper))
-    else:
-        items = _query(aws.client("dynamodb", target), table, customer, lower, upper,
-                       projection=SUMMARY_ATTRIBUTES)
-        orders = group_orders(items, lambda item: _summary_line(customer, item))
+    items = _query(aws.client("dynamodb", target), table, customer, lower, upper,
+                   projection=None if line_details else SUMMARY_ATTRIBUTES)
+    orders = group_orders(items, records.from_item if line_details
+                          else lambda item: _summary_line(customer, item))
     summary = summarise(orders)
     if after_key is not None:
         orders = [order for order in orders if order.first_key < after_key]
@@ -208,11 +204,15 @@ def summarise(orders: list[Order]) -> Summary:
 
 def _summary_line(customer: str, item: dict) -> OrderLine:
     """A line from the summary attributes: the sort key holds its date, invoice and number."""
-    invoice_date, invoice_no, line_no = item["SK"]["S"].rsplit("#", 2)
+    try:
+        invoice_date, invoice_no, line_no = OrderLine.parse_sort_key(item["SK"]["S"])
+    except records.RecordError as error:
+        raise OrderhistError(f"customer {customer} has an item orderhist did not write: "
+                             f"{error}") from None
     return OrderLine(invoice_no=invoice_no, stock_code="", description="",
                      quantity=int(item["Quantity"]["N"]), invoice_date=invoice_date,
                      unit_price=Decimal(item["UnitPrice"]["N"]), customer_id=customer,
-                     country="", line_no=int(line_no))
+                     country="", line_no=line_no)
 
 
 def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | None,

@@ -73,6 +73,15 @@ class OrderLine:
     def sort_key(self) -> str:
         return f"{self.invoice_date}#{self.invoice_no}#{self.line_no:0{LINE_NO_DIGITS}d}"
 
+    @staticmethod
+    def parse_sort_key(sort_key: str) -> tuple[str, str, int]:
+        """(invoice_date, invoice_no, line_no) back out of a `sort_key`; RecordError if the
+        text is not one."""
+        parts = sort_key.rsplit("#", 2)
+        if len(parts) != 3 or not parts[2].isdigit():
+            raise RecordError(f"sort key {sort_key[:60]!r} is not <date>#<invoice>#<line>")
+        return parts[0], parts[1], int(parts[2])
+
     def key(self) -> dict:
         """The table key in DynamoDB's typed form."""
         return {"CustomerID": {"S": self.partition_key}, "SK": {"S": self.sort_key}}
