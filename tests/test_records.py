@@ -102,3 +102,86 @@ def test_poison_on_the_wire_is_a_record_error(data, reason):
 def test_dates_with_offsets_are_stored_in_utc():
     assert records.normalise_date("2010-12-01T09:26:00+01:00") == "2010-12-01T08:26:00"
     assert records.normalise_date("2010-12-01 08:26") == "2010-12-01T08:26:00"
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile descriptions: every value a dataset can hold survives the log line, CSVTOJSON and the
+# Lambda's parser exactly, or is refused alone with its reason.
+
+HOSTILE_DESCRIPTIONS = {
+    "newline": "RED\nHEART", "crlf": "RED\r\nHEART", "cr": "RED\rHEART",
+    "line separator": "RED\u2028HEART", "paragraph separator": "RED\u2029HEART",
+    "next line": "RED\x85HEART", "vertical tab": "RED\x0bHEART", "form feed": "RED\x0cHEART",
+    "file/group/record separators": "\x1c\x1d\x1e", "tab": "RED\tHEART", "nul": "RED\x00HEART",
+    "quotes": '"RED" ""HEART""', "commas": ",RED,,HEART,", "backslash": "C:\\orders\\",
+    "literal backslash-n text": "not a break: \\n, \\r, \\0, \\x0B, \\u2028",
+    "trailing backslash": "ends with \\", "emoji": "gift \U0001F381 \u2764\ufe0f",
+    "rtl": "\u05dc\u05d1 \u05d0\u05d3\u05d5\u05dd \u0642\u0644\u0628",
+    "combining": "Cafe\u0301 n\u0303",
+    "only a newline": "\n", "spaces": "  padded  ", "300,000 bytes": "\u00e9" * 150_000,
+    "everything": "a\\\n\r\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\t\",\U0001F381\\u0041",
+}
+
+
+def agent_csvtojson(text: str) -> bytes:
+    """The project's agent's CSVTOJSON, as `orderhist up` configures it."""
+    from pathlib import Path
+
+    from orderhist.agent.config import CsvToJson, FlowConfig
+    from orderhist.agent.processing import LineProcessor
+
+    flow = FlowConfig(file_pattern="/tmp/*.log", directory=Path("/tmp"), name_glob="*.log",
+                      stream="s", partition_key="CustomerID",
+                      csv_to_json=CsvToJson(field_names=records.LOG_COLUMNS))
+    converted = LineProcessor(flow).convert((text + "\n").encode("utf-8"))
+    assert converted.converted
+    return converted.data
+
+
+@pytest.mark.parametrize("description", HOSTILE_DESCRIPTIONS.values(),
+                         ids=HOSTILE_DESCRIPTIONS.keys())
+def test_hostile_descriptions_survive_the_log_line_and_csvtojson(description):
+    original = line(Description=description)
+    text = records.to_log_line(original)
+    # One line for every reader: the agent's split on "\n" and str.splitlines alike.
+    assert len(text.splitlines()) == 1 and "\n" not in text and "\x00" not in text
+    text.encode("utf-8")
+    assert records.parse_log_line(text) == original
+    assert records.parse_wire((text + "\n").encode("utf-8")) == original
+    data = agent_csvtojson(text)
+    assert data.endswith(b"\n") and data.count(b"\n") == 1
+    assert records.parse_wire(data) == original
+    assert records.from_item(records.to_item(original, "x")).description == description
+
+
+def test_the_real_agents_naive_csvtojson_reads_the_same():
+    """The Java agent splits on every comma: for a line without quoted commas its JSON carries
+    the escaped text as it is, and the handler unescapes it to the same value."""
+    original = line(Description="RED\nHEART\u2028\\n\x00")
+    written = (records.to_log_line(original) + "\n").encode("utf-8")
+    lines = written.split(b"\n")[:-1]  # the agent's reader: whole lines, cut at "\n"
+    assert len(lines) == 1
+    fields = lines[0].decode("utf-8").split(",")
+    naive = json.dumps(dict(zip(records.LOG_COLUMNS, fields)), ensure_ascii=False)
+    assert records.parse_wire((naive + "\n").encode("utf-8")) == original
+
+
+def test_a_lone_surrogate_is_written_and_then_refused_with_its_reason():
+    original = line(Description="broken \ud800 text")
+    text = records.to_log_line(original)  # the generator must not crash on it
+    assert "\\uD800" in text
+    assert records.parse_log_line(text) == original
+    for data in (text.encode("utf-8"), agent_csvtojson(text)):
+        with pytest.raises(RecordError, match=r"Description holds a lone surrogate U\+D800"):
+            records.parse_wire(data)
+
+
+def test_a_backslash_that_starts_no_escape_is_refused_naming_the_field():
+    text = records.to_log_line(line()).replace("HEART", "HE\\qART", 1)
+    with pytest.raises(RecordError, match="Description holds a backslash that starts no escape"):
+        records.parse_wire(text.encode("utf-8"))
+
+
+def test_a_description_whose_escapes_would_overflow_a_record_is_refused():
+    with pytest.raises(RecordError, match="Description is longer than .* as the log line"):
+        line(Description="\x0b" * 100_000)

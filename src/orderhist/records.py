@@ -1,7 +1,18 @@
-"""The order line: parse (CSV log line or CSVTOJSON object), validate, normalise, serialise.
+r"""The order line: parse (CSV log line or CSVTOJSON object), validate, normalise, serialise.
 
 One module shared by the generator, the agent, the Lambda handler and the reader. It uses the
 standard library only, because it is shipped inside the Lambda zip.
+
+The log line is one RFC 4180 CSV line whose text fields carry a reversible backslash escape,
+so that a value breaks no line for any reader (the agent splits on "\n", `str.splitlines`
+also on \r, \v, \f, \x1c-\x1e, \x85, U+2028 and U+2029) and every value is UTF-8:
+`\\` a backslash, `\n`, `\r`, `\0` (NUL), `\xHH` for \x0b \x0c \x1c \x1d \x1e \x85, and
+`\uHHHH` for U+2028, U+2029 and a lone surrogate (U+D800-U+DFFF, which UTF-8 cannot encode).
+Nothing else is escaped: tabs, quotes, commas and all other Unicode go as they are. Only the
+writer (`to_log_line`) escapes and only the wire parsers (`parse_log_line`, `parse_json`)
+unescape; `from_fields` takes raw values from the datasets. CSVTOJSON keeps the escaped text
+as it is, as the real Kinesis Agent would. A lone surrogate travels to the handler and is
+refused there (`parse_wire`), with its reason, since DynamoDB cannot store it.
 """
 from __future__ import annotations
 
@@ -177,8 +188,14 @@ def _text(value, field: str, required: bool) -> str:
         text = ""
     if required and not text.strip():
         raise RecordError(f"{field} is missing")
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_TEXT_BYTES:
         raise RecordError(f"{field} is longer than {MAX_TEXT_BYTES} bytes")
+    # The limit holds for the escaped form too (an escape is at most four times its character),
+    # so the line, even as CSVTOJSON's JSON, stays under Kinesis's 1 MiB record limit.
+    if size > MAX_TEXT_BYTES // 4 and len(escape_text(text).encode("utf-8")) > MAX_TEXT_BYTES:
+        raise RecordError(f"{field} is longer than {MAX_TEXT_BYTES} bytes as the log line "
+                          "writes it (line breaks and control characters are escaped)")
     return text
 
 
@@ -208,13 +225,50 @@ def from_fields(fields: dict) -> OrderLine:
 # ---------------------------------------------------------------------------------------------
 # The log line (CSV, RFC 4180) and the wire (log line or CSVTOJSON object).
 
+# The escape of the module docstring: the characters some reader splits a line at, NUL, the
+# backslash that starts an escape, and lone surrogates (UTF-8 cannot encode them).
+_TO_ESCAPE = re.compile("[\\\\\n\r\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029\ud800-\udfff]")
+_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\0": "\\0"}
+_ESCAPE_SEQUENCE = re.compile(r"\\([\\nr0]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})?")
+_UNESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "0": "\0"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_one(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}")
+
+
+def escape_text(text: str) -> str:
+    """A field's value as the log line carries it (see the module docstring)."""
+    return _TO_ESCAPE.sub(_escape_one, text)
+
+
+def unescape_text(text: str, field: str = "a field") -> str:
+    """The value back out of `escape_text`; RecordError naming `field` if a backslash starts
+    no escape (a line this module did not write, or one cut in the middle of an escape)."""
+    if "\\" not in text:
+        return text
+
+    def one(match: re.Match) -> str:
+        code = match.group(1)
+        if code is None:
+            shown = text[match.start():match.start() + 6]
+            raise RecordError(f"{field} holds a backslash that starts no escape ({shown!r} at "
+                              f"character {match.start()}); a backslash is written as \\\\")
+        return _UNESCAPES.get(code) or chr(int(code[1:], 16))
+    return _ESCAPE_SEQUENCE.sub(one, text)
+
+
 def to_log_line(line: OrderLine) -> str:
-    """One CSV line, without its terminator."""
+    """One CSV line, without its terminator; text fields escaped, so it holds no line break."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow([
-        line.invoice_no, line.stock_code, line.description, line.quantity,
-        line.invoice_date, format(line.unit_price, "f"), line.customer_id or "",
-        line.country, line.line_no, line.emitted_at or "",
+        escape_text(line.invoice_no), escape_text(line.stock_code),
+        escape_text(line.description), line.quantity, line.invoice_date,
+        format(line.unit_price, "f"), escape_text(line.customer_id or ""),
+        escape_text(line.country), line.line_no, line.emitted_at or "",
     ])
     return buffer.getvalue()
 
@@ -233,7 +287,8 @@ def parse_log_line(text: str) -> OrderLine:
         raise RecordError(f"not a CSV line: {error}") from None
     if len(values) not in (len(LOG_COLUMNS), len(LOG_COLUMNS) - 1):
         raise RecordError(f"expected {len(LOG_COLUMNS)} CSV fields, found {len(values)}")
-    return from_fields(dict(zip(LOG_COLUMNS, values)))
+    return from_fields({name: unescape_text(value, name)
+                        for name, value in zip(LOG_COLUMNS, values)})
 
 
 def parse_json(text: str) -> OrderLine:
@@ -243,7 +298,9 @@ def parse_json(text: str) -> OrderLine:
         raise RecordError(f"not valid JSON: {error}") from None
     if not isinstance(obj, dict):
         raise RecordError("JSON record is not an object")
-    return from_fields(obj)
+    # CSVTOJSON copied the log line's fields as written: their text is still escaped.
+    return from_fields({name: unescape_text(value, FIELD_ALIASES.get(name, name))
+                        if isinstance(value, str) else value for name, value in obj.items()})
 
 
 def parse_wire(data: bytes) -> OrderLine:
@@ -256,10 +313,22 @@ def parse_wire(data: bytes) -> OrderLine:
     if not stripped.strip():
         raise RecordError("empty record")
     if stripped.lstrip().startswith("{"):
-        return parse_json(stripped)
+        return _storable(parse_json(stripped))
     if "\n" in stripped:
         raise RecordError("more than one line in one record")
-    return parse_log_line(stripped)
+    return _storable(parse_log_line(stripped))
+
+
+def _storable(line: OrderLine) -> OrderLine:
+    """A lone surrogate is a valid escape but no Unicode text: DynamoDB would refuse the whole
+    batch it came in, so the line is refused alone, here."""
+    for field, text in (("StockCode", line.stock_code), ("Description", line.description),
+                        ("CustomerID", line.customer_id or ""), ("Country", line.country)):
+        found = _SURROGATE.search(text)
+        if found:
+            raise RecordError(f"{field} holds a lone surrogate U+{ord(found.group()):04X} "
+                              "(text that is not valid Unicode), which DynamoDB cannot store")
+    return line
 
 
 # ---------------------------------------------------------------------------------------------

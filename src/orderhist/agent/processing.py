@@ -4,6 +4,9 @@ CSVTOJSON follows the real agent's output (keys in customFieldNames order, every
 string, missing columns null, extra columns dropped, compact JSON ending in "\\n") but reads
 the line as RFC 4180 CSV, so a quoted description with commas or doubled quotes stays one
 field. As in the real agent, a line that cannot be converted is sent as it was written.
+Values are copied as the line holds them: the generator's backslash escapes (records'
+docstring) stay escaped in the JSON, as the real agent would leave them, and the handler's
+parse_json undoes them, so both agents' output reads the same.
 """
 from __future__ import annotations
 

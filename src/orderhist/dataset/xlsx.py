@@ -29,6 +29,18 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
+# ECMA-376's escape for characters XML cannot carry (ST_Xstring): Excel writes a "\r" in a cell
+# as _x000D_ (an XML parser would turn a raw one into "\n"), a control character as _x0001_,
+# and an underscore that would start such a sequence as _x005F_.
+_XSTRING_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescape_xstring(text: str) -> str:
+    if "_x" not in text:
+        return text
+    return _XSTRING_ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+
+
 def _is_date_format(code: str) -> bool:
     # Quoted text, escapes and [colour]/[$-locale] sections say nothing about dates.
     bare = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", code).lower()
@@ -74,7 +86,7 @@ def _shared_strings(book: zipfile.ZipFile) -> list[str]:
             elif tag == "rPh":
                 skip -= 1
             elif tag == "si":
-                strings.append("".join(parts))
+                strings.append(_unescape_xstring("".join(parts)))
                 parts = []
                 element.clear()
     return strings
@@ -242,7 +254,8 @@ class _Sheet:
         if "&" in text:
             text = html.unescape(text)
         if kind in (b"inlineStr", b"str", b"e"):
-            return text  # an error ("#N/A") is left for the record check to refuse
+            # An error ("#N/A") is left for the record check to refuse.
+            return _unescape_xstring(text)
         if kind == b"b":
             return text == "1"
         if kind == b"d":
