@@ -115,14 +115,13 @@ def stored_count(dynamodb, table: str) -> int:
 
 def runtime_rate(target: aws.Target, name: str, lines: list[str], batch_size: int,
                  scratch: Path, cpu: EmulatorCpu) -> dict:
-    clients = {s: aws.client(s, target) for s in ("iam", "kinesis", "sqs", "lambda", "dynamodb")}
+    clients = {s: aws.client(s, target) for s in ("iam", "kinesis", "lambda", "dynamodb")}
     create_table(clients["dynamodb"], f"{name}-orders")
     role = clients["iam"].create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST)
-    queue = clients["sqs"].create_queue(QueueName=f"{name}-rejects")["QueueUrl"]
     clients["lambda"].create_function(
         FunctionName=f"{name}-ingest", Role=role["Role"]["Arn"], Handler=HANDLER,
         Runtime="python3.12", Code={"ZipFile": build.build_zip()}, Timeout=60,
-        Environment={"Variables": {"TABLE_NAME": f"{name}-orders", "REJECTS_QUEUE_URL": queue}})
+        Environment={"Variables": {"TABLE_NAME": f"{name}-orders"}})
     kinesis = clients["kinesis"]
     kinesis.create_stream(StreamName=f"{name}-orders", ShardCount=1)
     kinesis.get_waiter("stream_exists").wait(StreamName=f"{name}-orders")

@@ -26,3 +26,10 @@ def orderhist(home: Path, *args: str, timeout: float = 180) -> subprocess.Comple
         [sys.executable, "-m", "orderhist", "--home", str(home), *args],
         capture_output=True, text=True, timeout=timeout, env=env,
     )
+
+
+# Scan arguments that leave out the refused records the handler keeps in the table.
+ORDER_LINES_ONLY = {
+    "FilterExpression": "NOT begins_with(CustomerID, :rejects)",
+    "ExpressionAttributeValues": {":rejects": {"S": "REJECTS#"}},
+}

@@ -17,6 +17,7 @@ from orderhist.function import handler as handler_module
 from orderhist.function.handler import handler
 from orderhist.rejects import list_rejects
 
+from support import ORDER_LINES_ONLY
 from test_runtime_provision import make_table, order_line
 
 SHARD = "shardId-000000000000"
@@ -90,7 +91,6 @@ def lambda_env(local_target, unique_name, monkeypatch):
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", local_target.endpoint_url)
     monkeypatch.setenv("TABLE_NAME", table)
-    monkeypatch.setenv("REJECTS_QUEUE_URL", queue_url)
     monkeypatch.setattr(handler_module, "_clients", {})
     return {"target": local_target, "table": table, "queue_url": queue_url}
 
@@ -100,7 +100,8 @@ def sequence(record: dict) -> str:
 
 
 def stored(env) -> dict[int, dict]:
-    items = aws.client("dynamodb", env["target"]).scan(TableName=env["table"])["Items"]
+    items = aws.client("dynamodb", env["target"]).scan(TableName=env["table"],
+                                                       **ORDER_LINES_ONLY)["Items"]
     return {int(item["LineNo"]["N"]): item for item in items}
 
 
@@ -141,7 +142,9 @@ def test_good_and_poison_mixed(lambda_env):
     assert items[5]["Cancelled"]["BOOL"] is True
     assert items[2]["Description"]["S"] == 'Item "2", with comma'
 
-    rejects = list_rejects(lambda_env["target"], lambda_env["queue_url"])
+    listing = list_rejects(lambda_env["target"], lambda_env["table"], lambda_env["queue_url"])
+    assert listing.complete and not listing.given_up
+    rejects = listing.refused
     by_sequence = {r["sequenceNumber"]: r for r in rejects}
     poison = [batch[i]["kinesis"]["sequenceNumber"] for i in (1, 3, 5, 7, 8, 9, 10)]
     assert sorted(by_sequence) == sorted(poison)
@@ -203,13 +206,27 @@ def test_the_lowest_delivery_of_a_duplicated_failing_line_is_reported(lambda_env
     assert reply["batchItemFailures"] == [{"itemIdentifier": sequence(batch[1])}]
 
 
-def test_poison_that_cannot_be_parked_is_reported_not_lost(lambda_env, monkeypatch):
-    monkeypatch.setenv("REJECTS_QUEUE_URL", lambda_env["queue_url"] + "-missing")
+def test_poison_that_cannot_be_kept_is_reported_not_lost(lambda_env, monkeypatch):
+    # The table hands every refused record back unprocessed: it must be retried, not dropped.
+    flaky = FlakyDynamoDB(boto3.client("dynamodb"),
+                          lambda item, call: item["CustomerID"]["S"].startswith("REJECTS#"))
+    monkeypatch.setitem(handler_module._clients, "dynamodb", flaky)
     factory = EventFactory()
     batch = [factory.record(order_line(401)), factory.record("garbage"), factory.record("junk")]
-    reply = handler(factory.event(*batch), Context())
+    reply = handler(factory.event(*batch), Context(seconds=2.3))
     assert reply == {"batchItemFailures": [{"itemIdentifier": sequence(batch[1])}]}
     assert sorted(stored(lambda_env)) == [401]
+    assert list_rejects(lambda_env["target"], lambda_env["table"], None).refused == []
+
+
+def test_a_record_refused_twice_is_kept_once_in_arrival_order(lambda_env):
+    factory = EventFactory()
+    batch = [factory.record(f"junk {n}") for n in range(5)]
+    handler(factory.event(*batch), Context())
+    handler(factory.event(batch[3], batch[1]), Context())  # re-delivered, refused again
+    refused = list_rejects(lambda_env["target"], lambda_env["table"], None).refused
+    assert [r["sequenceNumber"] for r in refused] == [sequence(r) for r in batch]
+    assert [r["data"] for r in refused] == [f"junk {n}" for n in range(5)]
 
 
 def test_a_missing_table_fails_the_whole_invocation(lambda_env, monkeypatch):

@@ -40,7 +40,7 @@ def test_good_lines_are_stored_and_poison_is_parked_without_delaying_them(local_
     lines = sorted(int(item["LineNo"]["N"]) for item in stack.items("LineNo"))
     assert lines == [n for n in range(1, 2041) if n not in poison_at]
 
-    rejects = list_rejects(stack.target, stack.queue_url)
+    rejects = list_rejects(stack.target, stack.table, stack.queue_url).all
     assert not any(is_batch_info(m) for m in rejects)
     assert len(rejects) == 40
     poison_sequences = {(s["shardId"], s["sequenceNumber"]) for s in rejects}

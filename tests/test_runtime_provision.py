@@ -19,6 +19,8 @@ from orderhist.function.handler import HANDLER
 from orderhist.resources.data import table_shape
 from orderhist.runtime import run_runtime
 
+from support import ORDER_LINES_ONLY
+
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
     "Action": "sts:AssumeRole"}]})
@@ -93,7 +95,7 @@ class Stack:
 
     def deploy(self, zip_bytes: bytes | None = None, handler: str = HANDLER, *,
                environment: dict | None = None, timeout: int = 30) -> str:
-        env = {"TABLE_NAME": self.table or "", "REJECTS_QUEUE_URL": self.queue_url}
+        env = {"TABLE_NAME": self.table or ""}
         env.update(environment or {})
         reply = self.client("lambda").create_function(
             FunctionName=f"{self.name}-ingest", Role=self.role_arn, Handler=handler,
@@ -136,8 +138,9 @@ class Stack:
         return sequences
 
     def items(self, *attributes: str) -> list[dict]:
+        """The order lines in the table (refused records are kept there too)."""
         dynamodb = self.client("dynamodb")
-        found, request = [], {"TableName": self.table}
+        found, request = [], {"TableName": self.table, **ORDER_LINES_ONLY}
         if attributes:  # the emulator's scan is slow, mostly in serialising attributes
             request["ProjectionExpression"] = ", ".join(attributes)
         while True:
@@ -148,7 +151,8 @@ class Stack:
             request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     def item_count(self) -> int:
-        return self.client("dynamodb").scan(TableName=self.table, Select="COUNT")["Count"]
+        return self.client("dynamodb").scan(TableName=self.table, Select="COUNT",
+                                            **ORDER_LINES_ONLY)["Count"]
 
     def queue_depth(self) -> int:
         attributes = self.client("sqs").get_queue_attributes(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orderhist import aws
-from orderhist.rejects import is_batch_info, list_rejects
+from orderhist.rejects import list_rejects
 from orderhist.runtime import read_stats
 from orderhist.runtime.checkpoint import checkpoint_dir
 
@@ -103,7 +103,7 @@ def test_bisect_isolates_the_failing_record_retries_it_twice_then_moves_on(probe
     succeeded = [s for c in calls if "BOOM" not in c["datas"] for s in c["seqs"]]
     assert sorted(succeeded, key=int) == [s for s in sequences + after if s != sequences[12]]
 
-    (info,) = [m for m in list_rejects(stack.target, stack.queue_url) if is_batch_info(m)]
+    (info,) = list_rejects(stack.target, stack.table, stack.queue_url).given_up
     assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert info["requestContext"]["approximateInvokeCount"] == 3
     assert info["requestContext"]["functionArn"] == stack.function_arn
@@ -146,7 +146,7 @@ def test_a_timeout_or_a_crash_kills_the_container_and_counts_as_an_error(local_t
     assert pids["a"] != pids["b"] != pids["c"]  # a fresh container after each failure
     stats = probe.stats()
     assert (stats["errors"], stats["records_discarded"], stats["records_done"]) == (2, 2, 3)
-    infos = [m for m in list_rejects(stack.target, stack.queue_url) if is_batch_info(m)]
+    infos = list_rejects(stack.target, stack.table, stack.queue_url).given_up
     assert sorted(m["KinesisBatchInfo"]["batchSize"] for m in infos) == [1, 1]
 
 
@@ -206,7 +206,7 @@ def test_records_older_than_the_maximum_age_are_given_up_without_invocation(prob
         fresh = stack.put([b"fresh"], partition_key="one")
         wait_until(lambda: probe.settled(4), 15, message="the fresh record")
     assert [c["seqs"] for c in probe.invocations()] == [fresh]
-    (info,) = [m for m in list_rejects(stack.target, stack.queue_url) if is_batch_info(m)]
+    (info,) = list_rejects(stack.target, stack.table, stack.queue_url).given_up
     assert info["requestContext"]["condition"] == "RecordAgeExceeded"
     assert info["requestContext"]["approximateInvokeCount"] == 0
     assert (info["KinesisBatchInfo"]["startSequenceNumber"],

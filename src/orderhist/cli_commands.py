@@ -119,9 +119,8 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
     if wait:
         from orderhist import delivery
 
-        queue = state.resources.get("queue", {}).get("id")
         outcome = delivery.wait_until_readable(
-            state.target(), state.resources["table"]["id"], queue, lines, timeout)
+            state.target(), state.resources["table"]["id"], lines, timeout)
         summary.update(stored=outcome.stored, rejected=outcome.rejected,
                        missing=outcome.missing, latency_ms=outcome.percentiles())
     if as_json:
@@ -230,19 +229,28 @@ def _print_csv(result) -> None:
 @json_option
 @pass_context
 def rejects(ctx: Context, as_json: bool) -> None:
-    """Records the Lambda refused, with the reason and the raw line (kept, not consumed)."""
+    """Records the Lambda refused, with the reason and the raw line, oldest first, and the
+    batches the mapping gave up on. Nothing is consumed; a listing that could not read all
+    of the queue says how much it missed and exits 1."""
     from orderhist import render
     from orderhist.state import require_state
 
     state = require_state(ctx.home)
+    from orderhist.errors import OrderhistError
     from orderhist.rejects import list_rejects
 
-    queue = state.resources.get("queue", {}).get("id")
-    found = list_rejects(state.target(), queue) if queue else []
+    found = list_rejects(state.target(), state.resources.get("table", {}).get("id"),
+                         state.resources.get("queue", {}).get("id"))
     if as_json:
-        print_json(found)
+        print_json(found.all)
     else:
-        render.rejects_view(found)
+        render.rejects_view(found.all)
+    if not found.complete:
+        # A partial list must not pass for the whole one, for a script least of all.
+        raise OrderhistError(
+            f"{found.unread} messages on the rejects queue could not be read (another "
+            "reader holds them, or they arrived during the listing): run `orderhist rejects` "
+            "again")
 
 
 @cli.command()

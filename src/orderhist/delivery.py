@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -15,6 +14,8 @@ BATCH_GET_LIMIT = 100
 ROUND_CALLS = 20  # at most this many BatchGetItem calls between pauses
 MAX_POLL_INTERVAL = 0.2
 LINES_PER_ROUND = 500
+REJECT_CHECK_INTERVAL = 0.5
+FINAL_SWEEP_S = 5.0  # at most this much of --timeout for a last look at every pending key
 
 
 @dataclass
@@ -41,13 +42,17 @@ def latency_summary(values: list[float]) -> dict[str, float | None]:
     return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": round(ordered[-1], 1)}
 
 
-def wait_until_readable(target: aws.Target, table: str, queue_url: str | None,
-                        lines: list[OrderLine], timeout: float,
-                        poll_interval: float = 0.05) -> Delivery:
-    """Poll until every line is in the table as written by this run, or rejected."""
+def wait_until_readable(target: aws.Target, table: str, lines: list[OrderLine],
+                        timeout: float, poll_interval: float = 0.05,
+                        dynamodb=None) -> Delivery:
+    """Poll until every line is in the table as written by this run, or refused; return
+    within `timeout` seconds (give or take one call) whatever is still pending."""
+    # The last part of the time is kept for one look at every key still pending.
+    sweep_time = min(FINAL_SWEEP_S, timeout * 0.1)
+    deadline = time.monotonic() + timeout - sweep_time
     # The requests are built here from our own keys: botocore's validation of each would
     # cost more CPU than the emulator spends answering.
-    dynamodb = aws.client("dynamodb", target, parameter_validation=False)
+    dynamodb = dynamodb or aws.client("dynamodb", target, parameter_validation=False)
     # A key can repeat within one run (a wrap-around); the last write is the one to see.
     expected: dict[tuple[str, str], str] = {}
     lines_per_key: dict[tuple[str, str], int] = {}
@@ -63,25 +68,22 @@ def wait_until_readable(target: aws.Target, table: str, queue_url: str | None,
     # from its front, so each read of the oldest keys would cost more with every line found.
     pending = OrderedDict(expected)
     result = Delivery()
-    deadline = time.monotonic() + timeout
-    next_reject_check = time.monotonic() + 0.5
-    rejects = _RejectWatch(target, queue_url) if queue_url else None
+    rejects = _RejectWatch(table, dynamodb, lines)
+    next_reject_check = time.monotonic() + REJECT_CHECK_INTERVAL
     pause = poll_interval
     round_started = time.monotonic()
-    while pending:
+    while pending and time.monotonic() < deadline:
         window = list(itertools.islice(pending, ROUND_CALLS * BATCH_GET_LIMIT))
         found = 0
         for start in range(0, len(window), BATCH_GET_LIMIT):
             keys = window[start:start + BATCH_GET_LIMIT]
             hits = _collect(result, pending, lines_per_key, _batch_get(dynamodb, table, keys))
             found += hits
-            if hits * 2 < len(keys):
+            if hits * 2 < len(keys) or time.monotonic() >= deadline:
                 break
-        if pending and rejects and time.monotonic() >= next_reject_check:
-            for key in rejects.refused(pending):
-                result.rejected += lines_per_key[key]
-                del pending[key]
-            next_reject_check = time.monotonic() + 0.5
+        if pending and time.monotonic() >= next_reject_check:
+            _take_refused(result, pending, lines_per_key, rejects.refused(pending))
+            next_reject_check = time.monotonic() + REJECT_CHECK_INTERVAL
         if not pending or time.monotonic() >= deadline:
             break
         # Pace the rounds to the pipeline: about LINES_PER_ROUND new lines each at the rate
@@ -93,9 +95,28 @@ def wait_until_readable(target: aws.Target, table: str, queue_url: str | None,
         else:
             pause *= 2
         pause = min(MAX_POLL_INTERVAL, max(poll_interval, pause))
-        time.sleep(pause)
+        time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+    if pending:
+        # Rounds stop at the first batch that is mostly not there; lines stored out of that
+        # order would be called missing. Before saying so, look at every pending key once,
+        # and at this run's rejects, within a short grace.
+        sweep_end = time.monotonic() + sweep_time
+        _take_refused(result, pending, lines_per_key, rejects.refused(pending))
+        keys = list(pending)
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            if start and time.monotonic() >= sweep_end:
+                break
+            _collect(result, pending, lines_per_key,
+                     _batch_get(dynamodb, table, keys[start:start + BATCH_GET_LIMIT]))
     result.missing = sum(lines_per_key[key] for key in pending)
     return result
+
+
+def _take_refused(result: Delivery, pending: dict, lines_per_key: dict, refused) -> None:
+    for key in refused:
+        if key in pending:
+            result.rejected += lines_per_key[key]
+            del pending[key]
 
 
 def _collect(result: Delivery, pending: dict, lines_per_key: dict, items: list[dict]) -> int:
@@ -131,39 +152,39 @@ def _batch_get(dynamodb, table: str, keys: list[tuple[str, str]]) -> list[dict]:
 
 
 class _RejectWatch:
-    """Pending lines the Lambda refused, matched by LineNo and EmittedAt in the raw data.
-    The (LineNo, EmittedAt) -> key map is built once, on the first reject seen: building it
-    on every check cost O(pending) twice a second, a third of a 541,909-line run's CPU."""
+    """Lines of this run that the Lambda refused. A refused record that carries a generated
+    line's LineNo and EmittedAt is kept sorted by emission (`records.reject_key`), so each
+    check reads only the rejects emitted between this run's oldest pending line and its
+    last line: its cost follows this run's own rejects, never how many the table holds."""
 
-    def __init__(self, target: aws.Target, queue_url: str):
-        self.target, self.queue_url = target, queue_url
+    def __init__(self, table: str, dynamodb, lines: list[OrderLine]):
+        self.table, self.dynamodb = table, dynamodb
+        stamps = [line.emitted_at for line in lines if line.emitted_at]
+        self.last = max(stamps) if stamps else ""
+        self.seen: set[str] = set()
+        # (LineNo, EmittedAt) -> key, built once, on the first reject seen: building it on
+        # every check cost O(pending) twice a second, a third of a 541,909-line run's CPU.
         self._by_identity: dict[tuple[int, str], tuple[str, str]] | None = None
 
-    def refused(self, pending: dict[tuple[str, str], str]) -> list[tuple[str, str]]:
-        from orderhist.rejects import list_rejects
+    def refused(self, pending: OrderedDict) -> list[tuple[str, str]]:
+        from orderhist.rejects import refused_lines
 
-        rejects = list_rejects(self.target, self.queue_url)
-        if not rejects:
+        if not pending or not self.last:
             return []
-        if self._by_identity is None:
-            self._by_identity = {(OrderLine.parse_sort_key(key[1])[2], emitted): key
-                                 for key, emitted in pending.items()}
-        found: dict[tuple[str, str], None] = {}
-        for reject in rejects:
-            key = self._by_identity.get(_identity_of_raw(reject.get("data", "")))
-            if key is not None and key in pending:
-                found[key] = None
-        return list(found)
-
-
-def _identity_of_raw(data: str) -> tuple[int, str] | None:
-    """(LineNo, EmittedAt) of a raw record, however malformed the rest of it is."""
-    try:
-        text = data.strip()
-        if text.startswith("{"):
-            obj = json.loads(text)
-            return int(obj.get("LineNo")), obj.get("EmittedAt")
-        fields = records.split_csv_line(text)
-        return int(fields[-2]), fields[-1]
-    except (ValueError, TypeError, IndexError, AttributeError):
-        return None
+        # Lines are pending in emission order, so the first holds the oldest stamp.
+        first = next(iter(pending.values())) or ""
+        found: list[tuple[str, str]] = []
+        for item in refused_lines(self.dynamodb, self.table, first, self.last,
+                                  ["SK", "RefusedLineNo", "RefusedEmittedAt"]):
+            sort_key = item["SK"]["S"]
+            if sort_key in self.seen or "RefusedLineNo" not in item:
+                continue
+            self.seen.add(sort_key)
+            if self._by_identity is None:
+                self._by_identity = {(OrderLine.parse_sort_key(key[1])[2], emitted): key
+                                     for key, emitted in pending.items()}
+            key = self._by_identity.get((int(item["RefusedLineNo"]["N"]),
+                                         item.get("RefusedEmittedAt", {}).get("S", "")))
+            if key is not None:
+                found.append(key)
+        return found

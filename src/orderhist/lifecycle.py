@@ -254,9 +254,18 @@ def status(home: Home) -> dict:
     ctx = context_for(state, target)
     report["resources"] = stack.check(ctx, state)
     names = ctx.names
+    refused = 0
     if report["resources"]["table"]["exists"]:
+        from orderhist.rejects import count_refused
+
         table = aws.client("dynamodb", target).describe_table(TableName=names.table)["Table"]
-        report["table"] = {"name": names.table, "items": table.get("ItemCount")}
+        refused = count_refused(target, names.table)
+        # Refused records live in the table too; the items are the order lines. (On AWS the
+        # ItemCount is refreshed about every six hours, so both are approximate there.)
+        items = table.get("ItemCount")
+        report["table"] = {"name": names.table,
+                           "items": max(0, items - refused) if items is not None else None}
+        report["rejects"] = refused
     if report["resources"]["stream"]["exists"]:
         summary = aws.client("kinesis", target).describe_stream_summary(
             StreamName=names.stream)["StreamDescriptionSummary"]
@@ -270,5 +279,6 @@ def status(home: Home) -> dict:
             QueueUrl=report["resources"]["queue"]["id"],
             AttributeNames=["ApproximateNumberOfMessages",
                             "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-        report["rejects"] = sum(int(v) for v in attributes.values())
+        # Given-up batches (and an older orderhist's refused records) wait on the queue.
+        report["rejects"] = refused + sum(int(v) for v in attributes.values())
     return report

@@ -1,70 +1,174 @@
-"""Reading the rejects queue without consuming it.
+"""What the pipeline refused, read whole.
 
-Two kinds of message share the queue: a record the Lambda refused (its JSON carries
-"reason", "data", "shardId", "sequenceNumber", ...) and the invocation record of a batch the
-event source mapping gave up on (its JSON carries "requestContext" and "KinesisBatchInfo").
-`is_batch_info` tells them apart.
+Two kinds of reject, kept in two places:
+- a record the Lambda refused (its reason, the raw data, shard and sequence number) is an
+  item in the table's rejects partitions (`records.reject_key`), written by the handler with
+  the good lines: a Query reads all of them, oldest arrival first, complete;
+- a batch the event source mapping gave up on is sent by Lambda itself to the OnFailure
+  queue (only its batch info: "requestContext" and "KinesisBatchInfo"), so the queue is read
+  too. An older orderhist also sent refused records there; they are listed as well.
 
-Receiving with VisibilityTimeout=0 would keep answering with the same first ten messages, so
-the scan hides what it has seen for a while (each receive then brings new ones) and makes all
-of it visible again at the end. A reader that dies half-way loses nothing either: the
-messages reappear when the scan's visibility timeout runs out.
+A queue cannot promise completeness: a receive hides what it returns, another reader may
+hold messages, and on AWS an empty receive does not prove an empty queue. The scan hides
+what it reads for longer than it may run, stops when it has read as many messages as the
+queue says it holds (or when it runs out of time), makes everything visible again, and
+reports how many it could not read instead of pretending to be complete.
 """
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass, field
 
-from orderhist import aws
+from orderhist import aws, records
 
-SCAN_VISIBILITY_S = 30
 SQS_BATCH = 10
+SCAN_VISIBILITY_S = 120
+SCAN_BUDGET_S = 60.0  # well under SCAN_VISIBILITY_S: our own messages never reappear mid-scan
+AWS_EMPTY_RECEIVES = 3  # on AWS an empty long poll may miss servers: ask a few times
+QUERY_PAGE_LIMIT = 1000
 
 
-def list_rejects(target: aws.Target, queue_url: str, *, distinct: bool = True) -> list[dict]:
-    """Every message on the queue, oldest first, each the parsed JSON body.
+@dataclass
+class Rejects:
+    refused: list[dict] = field(default_factory=list)   # from the table, oldest first
+    given_up: list[dict] = field(default_factory=list)  # batch infos from the queue
+    unread: int = 0  # messages the queue holds that this listing could not read
 
-    Delivery is at-least-once, so a record can be refused twice (a batch retried after a
-    write failure, a runtime killed before its checkpoint); with `distinct` each refused
-    record (stream, shard, sequence number) and each given-up batch is listed once.
-    """
+    @property
+    def all(self) -> list[dict]:
+        return self.refused + self.given_up
+
+    @property
+    def complete(self) -> bool:
+        return self.unread == 0
+
+
+def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -> Rejects:
+    """Every refused record and every given-up batch, each once."""
+    found = Rejects()
+    if table:
+        found.refused = refused(target, table)
+    if queue_url:
+        messages, found.unread = read_queue(target, queue_url)
+        known = {_identity(r) for r in found.refused}
+        for message in messages:
+            if is_batch_info(message):
+                found.given_up.append(message)
+            elif _identity(message) not in known:  # an older orderhist's refused record
+                found.refused.append(message)
+    return found
+
+
+def refused(target: aws.Target, table: str) -> list[dict]:
+    """Every refused record in the table, oldest arrival first."""
+    dynamodb = aws.client("dynamodb", target)
+    items = [item for partition in records.reject_partitions()
+             for item in _query(dynamodb, table, partition)]
+    found = [records.reject_from_item(item) for item in items]
+    found.sort(key=lambda r: (r.get("arrivedAt", ""), r.get("shardId", ""),
+                              len(r.get("sequenceNumber", "")), r.get("sequenceNumber", "")))
+    return found
+
+
+def refused_lines(dynamodb, table: str, first_emitted: str, last_emitted: str,
+                  attributes: list[str]) -> list[dict]:
+    """The raw items of refused records that carry a generated line emitted between the two
+    moments (inclusive): only what a run's own lines could have caused is read."""
+    between = {"lo": first_emitted, "hi": last_emitted + "~"}  # "~" sorts after "#<line>..."
+    return [item for partition in records.line_reject_partitions()
+            for item in _query(dynamodb, table, partition, between, attributes)]
+
+
+def _query(dynamodb, table: str, partition: str, between: dict | None = None,
+           attributes: list[str] | None = None) -> list[dict]:
+    request: dict = {"TableName": table, "Limit": QUERY_PAGE_LIMIT,
+                     "KeyConditionExpression": "CustomerID = :p",
+                     "ExpressionAttributeValues": {":p": {"S": partition}}}
+    if between:
+        request["KeyConditionExpression"] += " AND SK BETWEEN :lo AND :hi"
+        request["ExpressionAttributeValues"].update(
+            {":lo": {"S": between["lo"]}, ":hi": {"S": between["hi"]}})
+    if attributes:  # "Data" is one of DynamoDB's reserved words: name them all
+        request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
+        request["ExpressionAttributeNames"] = {f"#a{i}": a for i, a in enumerate(attributes)}
+    found: list[dict] = []
+    while True:
+        reply = dynamodb.query(**request)
+        found.extend(reply.get("Items", []))
+        if not reply.get("LastEvaluatedKey"):
+            return found
+        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+
+def count_refused(target: aws.Target, table: str) -> int:
+    dynamodb = aws.client("dynamodb", target)
+    total = 0
+    for partition in records.reject_partitions():
+        request = {"TableName": table, "Select": "COUNT",
+                   "KeyConditionExpression": "CustomerID = :p",
+                   "ExpressionAttributeValues": {":p": {"S": partition}}}
+        while True:
+            reply = dynamodb.query(**request)
+            total += reply.get("Count", 0)
+            if not reply.get("LastEvaluatedKey"):
+                break
+            request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+    return total
+
+
+def read_queue(target: aws.Target, queue_url: str) -> tuple[list[dict], int]:
+    """(every distinct message body read, oldest first; how many the queue holds unread)."""
     sqs = aws.client("sqs", target)
+    expected = _queue_depth(sqs, queue_url)
     seen: dict[str, dict] = {}
     handles: list[str] = []
+    deadline = time.monotonic() + SCAN_BUDGET_S
+    empty_receives = 0
     try:
-        while True:
+        while len(seen) < expected and time.monotonic() < deadline:
             reply = sqs.receive_message(
                 QueueUrl=queue_url, MaxNumberOfMessages=SQS_BATCH,
                 VisibilityTimeout=SCAN_VISIBILITY_S,
-                # Long polling asks every SQS server, so an empty answer means empty; the
-                # emulator is one server and would only make the last call wait.
+                # Long polling asks every SQS server; the emulator is one server.
                 WaitTimeSeconds=0 if target.is_local else 1,
                 MessageSystemAttributeNames=["SentTimestamp"],
             )
             messages = reply.get("Messages", [])
-            fresh = 0
+            if not messages:
+                empty_receives += 1
+                if target.is_local or empty_receives >= AWS_EMPTY_RECEIVES:
+                    break
+                continue
+            empty_receives = 0
             for message in messages:
                 handles.append(message["ReceiptHandle"])
-                if message["MessageId"] not in seen:
-                    seen[message["MessageId"]] = message
-                    fresh += 1
-            if not fresh:
-                break
+                seen.setdefault(message["MessageId"], message)
+        # What is still visible, or hidden by another reader, is what this scan missed.
+        unread = max(0, _queue_depth(sqs, queue_url) - len(seen))
     finally:
         _make_visible(sqs, queue_url, handles)
     ordered = sorted(seen.values(),
                      key=lambda m: int(m.get("Attributes", {}).get("SentTimestamp", 0)))
     bodies = [_parse(message["Body"]) for message in ordered]
-    if not distinct:
-        return bodies
     unique: dict[tuple, dict] = {}
     for index, body in enumerate(bodies):
+        # Delivery is at-least-once: a batch can be given up on, and sent, twice.
         unique.setdefault(_identity(body) or ("message", index), body)
-    return list(unique.values())
+    return list(unique.values()), unread
 
 
 def is_batch_info(message: dict) -> bool:
     """True for an OnFailure invocation record, False for a refused record."""
     return "KinesisBatchInfo" in message and "requestContext" in message
+
+
+def _queue_depth(sqs, queue_url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                        "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    return sum(int(value) for value in attributes.values())
 
 
 def _identity(message: dict) -> tuple | None:
@@ -73,8 +177,7 @@ def _identity(message: dict) -> tuple | None:
         return ("batch", info.get("streamArn"), info.get("shardId"),
                 info.get("startSequenceNumber"), info.get("endSequenceNumber"))
     if message.get("sequenceNumber") is not None:
-        return ("record", message.get("eventSourceARN"), message.get("shardId"),
-                message.get("sequenceNumber"))
+        return ("record", message.get("shardId"), message.get("sequenceNumber"))
     return None
 
 

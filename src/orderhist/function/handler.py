@@ -1,4 +1,4 @@
-"""The Lambda handler: Kinesis records in, DynamoDB items out, poison to the rejects queue.
+"""The Lambda handler: Kinesis records in, DynamoDB items out, poison kept with its reason.
 
 Runs on AWS Lambda (python3.12) and in orderhist's local runtime alike, from the same zip.
 Standard library and boto3 only. Delivery is at-least-once; every write is a put of a key
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import random
 import time
@@ -21,8 +20,7 @@ from orderhist import records
 
 HANDLER = "orderhist.function.handler.handler"
 BATCH_WRITE_LIMIT = 25
-SQS_BATCH_LIMIT = 10
-# A reject carries the raw record, cut to stay well under SQS's 256 KiB message limit.
+# A reject carries the raw record, cut to stay well under DynamoDB's 400 KB item limit.
 REJECT_DATA_LIMIT = 64 * 1024
 # Stop retrying throttled writes while this much of the invocation's time remains.
 TIME_MARGIN_MS = 2_000
@@ -73,8 +71,14 @@ def handler(event, context):
         sequences = (previous[1] if previous else []) + [sequence]
         items[key] = (records.to_item(line, stored_at), sequences)
 
-    failed = _send_rejects(rejects)
-    failed += _write_items(list(items.values()), context)
+    # A refused record is kept in the table's rejects partitions, written with the good lines:
+    # it is then listed whole and in order, and one that cannot be written is retried like
+    # any line rather than lost. (The queue stays for what only Lambda can send: the
+    # mapping's given-up batches.)
+    for sequence, reject in rejects:
+        item = records.reject_to_item(reject)
+        items[(item["CustomerID"]["S"], item["SK"]["S"])] = (item, [sequence])
+    failed = _write_items(list(items.values()), context)
     if failed:
         return {"batchItemFailures": [{"itemIdentifier": str(min(failed))}]}
     return {"batchItemFailures": []}
@@ -82,11 +86,14 @@ def handler(event, context):
 
 def _reject(record: dict, reason: str, data: bytes) -> dict:
     kinesis = record["kinesis"]
+    arrival = kinesis.get("approximateArrivalTimestamp")
     try:
         text, encoding = data[:REJECT_DATA_LIMIT].decode("utf-8"), "text"
     except UnicodeDecodeError:
         text = base64.b64encode(data[:REJECT_DATA_LIMIT]).decode("ascii")
         encoding = "base64"
+    # Which generated line this was, read from all of the data (the copy kept may be cut).
+    line_no, emitted_at = records.raw_identity(data.decode("utf-8", "replace")) or (None, None)
     return {
         "reason": reason,
         "data": text,
@@ -95,28 +102,13 @@ def _reject(record: dict, reason: str, data: bytes) -> dict:
         "shardId": record.get("eventID", ":").split(":")[0],
         "sequenceNumber": kinesis["sequenceNumber"],
         "eventSourceARN": record.get("eventSourceARN"),
-        "approximateArrivalTimestamp": kinesis.get("approximateArrivalTimestamp"),
+        "approximateArrivalTimestamp": arrival,
+        "arrivedAt": records.iso_from_epoch(arrival) if isinstance(arrival, (int, float))
+        else records.utc_now_iso_ms(),
         "rejectedAt": records.utc_now_iso_ms(),
+        "lineNo": line_no,
+        "emittedAt": emitted_at,
     }
-
-
-def _send_rejects(rejects: list[tuple[int, dict]]) -> list[int]:
-    """Send poison records to the queue; return the sequence numbers that could not be sent
-    (they are reported as failures so the mapping retries rather than losing them)."""
-    if not rejects:
-        return []
-    queue_url = os.environ["REJECTS_QUEUE_URL"]
-    failed: list[int] = []
-    for start in range(0, len(rejects), SQS_BATCH_LIMIT):
-        chunk = rejects[start:start + SQS_BATCH_LIMIT]
-        entries = [{"Id": str(i), "MessageBody": json.dumps(body)} for i, (_, body) in enumerate(chunk)]
-        try:
-            reply = _client("sqs").send_message_batch(QueueUrl=queue_url, Entries=entries)
-        except (ClientError, BotoCoreError):
-            failed.extend(sequence for sequence, _ in chunk)
-            continue
-        failed.extend(chunk[int(entry["Id"])][0] for entry in reply.get("Failed", []))
-    return failed
 
 
 def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:

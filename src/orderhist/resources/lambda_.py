@@ -21,8 +21,8 @@ def _function_config(ctx: StackContext) -> dict:
         "Timeout": ctx.settings.function_timeout,
         "MemorySize": MEMORY_MB,
         "Environment": {"Variables": {
+            # Refused records go to the table too; the queue is the mapping's OnFailure.
             "TABLE_NAME": ctx.records["table"]["id"],
-            "REJECTS_QUEUE_URL": ctx.records["queue"]["id"],
         }},
     }
 
