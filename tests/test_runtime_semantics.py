@@ -39,7 +39,8 @@ def handler(event, context):
             time.sleep(30)
         if data == "EXIT":
             os._exit(3)
-    failed = [s for s, d in zip(seqs, datas) if d.startswith("FAILONCE") and _first_time(s)]
+    failed = [s for s, d in zip(seqs, datas)
+              if d.startswith("FAILALWAYS") or (d.startswith("FAILONCE") and _first_time(s))]
     return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
 
 def _first_time(seq):
@@ -72,7 +73,8 @@ class Probe:
 
     def settled(self, count: int) -> bool:
         stats = self.stats()
-        return stats["records_done"] + stats["records_discarded"] == count
+        return stats["records_done"] + stats["records_discarded"] + \
+            stats.get("records_filtered", 0) == count
 
     def runtime(self) -> RuntimeThread:
         return RuntimeThread(self.stack, self.work_dir)

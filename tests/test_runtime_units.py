@@ -15,6 +15,7 @@ from orderhist import aws
 from orderhist.runtime import events
 from orderhist.runtime.batching import Planner
 from orderhist.runtime.checkpoint import Checkpoint
+from orderhist.runtime.filters import FilterError, parse_filter_criteria
 from orderhist.runtime.mappings import CodeError, parse_mapping, unpack
 from orderhist.runtime.worker import FunctionSpec, Worker, container_environment
 
@@ -120,6 +121,82 @@ def test_event_has_aws_shape():
         "eventSourceARN": STREAM,
     }
     json.dumps(event)
+
+
+def test_the_payload_estimate_holds_for_long_keys_and_names():
+    """Records with 256-character partition keys that JSON escapes six bytes a character, on a
+    stream of a 128-character name: the batch the estimate lets through fits in 6 MB."""
+    stream = "arn:aws:kinesis:ap-southeast-2:123456789012:stream/" + "s" * 128
+    role = "arn:aws:iam::123456789012:role/" + "r" * 64
+    shard = "shardId-000000000042"
+    overhead = events.record_overhead(shard, stream, "ap-southeast-2", role)
+    records = []
+    for n in range(10_000):
+        record = kinesis_record(49590338271490256608559692538361571095921575989136588898 + n,
+                                b"x" * 400)
+        record["PartitionKey"] = "\u00e9\u4e2d" * 128
+        records.append(record)
+    batch, size = [], events.ENVELOPE_OVERHEAD
+    for record in records:  # the runtime's own rule (poller._take)
+        size += events.record_size(record, overhead)
+        if batch and size > events.PAYLOAD_LIMIT:
+            break
+        batch.append(record)
+    event = events.kinesis_event(batch, shard, stream, "ap-southeast-2", role, encrypted=True)
+    actual = len(json.dumps(event))
+    assert actual <= events.PAYLOAD_LIMIT
+    assert actual > events.PAYLOAD_LIMIT * 0.95  # and it is not wastefully low
+
+
+def test_an_encrypted_stream_is_marked_and_a_plain_one_not():
+    record = kinesis_record(7)
+    plain = events.kinesis_event([record], SHARD, STREAM, "us-east-1", "arn:aws:iam::1:role/r")
+    assert "encryptionType" not in plain["Records"][0]["kinesis"]
+    sealed = events.kinesis_event([record], SHARD, STREAM, "us-east-1", "arn:aws:iam::1:role/r",
+                                  encrypted=True)
+    assert sealed["Records"][0]["kinesis"]["encryptionType"] == "KMS"
+
+
+def test_filter_patterns_follow_lambdas_rules():
+    def passes(pattern: dict, data) -> bool:
+        criteria = {"Filters": [{"Pattern": json.dumps(pattern)}]}
+        raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+        return parse_filter_criteria(criteria).passes(raw)
+
+    assert passes({"data": {"a": ["x"]}}, {"a": "x"})
+    assert not passes({"data": {"a": ["x"]}}, {"a": "y"})
+    assert not passes({"data": {"a": ["x"]}}, b"a,x")  # not JSON: no data to match
+    assert passes({"data": {"a": [1]}}, {"a": 1.0}) and not passes({"data": {"a": ["1"]}}, {"a": 1})
+    assert passes({"data": {"a": [{"prefix": "ab"}]}}, {"a": "abc"})
+    assert passes({"data": {"a": [{"suffix": "bc"}]}}, {"a": "abc"})
+    assert passes({"data": {"a": [{"equals-ignore-case": "ABC"}]}}, {"a": "abc"})
+    assert passes({"data": {"a": [{"anything-but": ["x", "y"]}]}}, {"a": "z"})
+    assert not passes({"data": {"a": [{"anything-but": "x"}]}}, {"a": "x"})
+    assert passes({"data": {"a": [{"numeric": [">", 0, "<=", 5]}]}}, {"a": 5})
+    assert not passes({"data": {"a": [{"numeric": [">", 0, "<=", 5]}]}}, {"a": 6})
+    assert passes({"data": {"a": [{"exists": False}]}}, {"b": 1})
+    assert not passes({"data": {"a": [{"exists": True}]}}, {"b": 1})
+    assert passes({"data": {"a": {"b": [None]}}}, {"a": {"b": None}})
+    assert passes({"data": {"a": ["x"]}}, {"a": ["y", "x"]})  # any element of a list
+    assert passes({"data": {"a": ["x"], "b": ["y"]}}, {"a": "x", "b": "y"})
+    assert not passes({"data": {"a": ["x"], "b": ["y"]}}, {"a": "x", "b": "z"})
+    either = {"Filters": [{"Pattern": json.dumps({"data": {"a": ["x"]}})},
+                          {"Pattern": json.dumps({"data": {"b": ["y"]}})}]}
+    assert parse_filter_criteria(either).passes(b'{"b": "y"}')
+    assert parse_filter_criteria(None).passes(b"anything at all")
+    for bad in ({"partitionKey": ["1"]}, {"data": {"a": "x"}}, {"data": {"a": [{"regex": "."}]}}):
+        with pytest.raises(FilterError):
+            parse_filter_criteria({"Filters": [{"Pattern": json.dumps(bad)}]})
+
+
+def test_mappings_the_runtime_cannot_run_say_why():
+    base = {"UUID": "u", "FunctionArn": "arn:aws:lambda:us-east-1:1:function:f",
+            "EventSourceArn": STREAM}
+    assert parse_mapping(base).unsupported is None
+    assert "ParallelizationFactor" in parse_mapping({**base, "ParallelizationFactor": 4}).unsupported
+    assert "TumblingWindow" in parse_mapping({**base, "TumblingWindowInSeconds": 30}).unsupported
+    bad = {"Filters": [{"Pattern": "{not json"}]}
+    assert "FilterCriteria" in parse_mapping({**base, "FilterCriteria": bad}).unsupported
 
 
 def test_batch_info_and_invocation_record():

@@ -4,12 +4,11 @@ destination receives."""
 from __future__ import annotations
 
 import base64
+import json
 from datetime import datetime, timezone
 
-# A synchronous invoke's payload limit. Bytes per record beyond its base64 data: the JSON
-# keys and the ids (the ARNs dominate).
+# A synchronous invoke's payload limit, and the event's own JSON around its records.
 PAYLOAD_LIMIT = 6 * 1024 * 1024
-RECORD_OVERHEAD = 600
 ENVELOPE_OVERHEAD = 64
 
 OK, PARTIAL, ERROR = "ok", "partial", "error"
@@ -30,32 +29,54 @@ def iso_ms(epoch: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def record_size(record: dict) -> int:
-    """The record's share of an event's JSON size, for the payload limit."""
-    return (len(record["Data"]) + 2) // 3 * 4 + RECORD_OVERHEAD
+def record_overhead(shard_id: str, stream_arn: str, region: str, role_arn: str) -> int:
+    """Bytes of one record's JSON in the event besides its data, partition key and sequence
+    number (each counted per record by `record_size`): the keys and this mapping's ARNs, as
+    long as they are, measured on a record of the very shape the function gets."""
+    blank = {"PartitionKey": "", "SequenceNumber": "", "Data": b"",
+             # The longest a timestamp prints: 10 digits, a point and 3 decimals.
+             "ApproximateArrivalTimestamp": 9_999_999_999.999}
+    (record,) = kinesis_event([blank], shard_id, stream_arn, region, role_arn,
+                              encrypted=True)["Records"]
+    return len(json.dumps(record)) + len(", ")
+
+
+def record_size(record: dict, overhead: int) -> int:
+    """The record's share of an event's JSON size, for the payload limit. The partition key
+    counts as JSON escapes it (up to 6 bytes a character); the sequence number appears twice
+    (in the kinesis part and in eventID)."""
+    return ((len(record["Data"]) + 2) // 3 * 4 + overhead
+            + len(json.dumps(record["PartitionKey"])) - 2 + 2 * len(record["SequenceNumber"]))
 
 
 def kinesis_event(records: list[dict], shard_id: str, stream_arn: str, region: str,
-                  role_arn: str) -> dict:
-    return {"Records": [
-        {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(record["Data"]).decode("ascii"),
-                "approximateArrivalTimestamp": round(arrival_epoch(record), 3),
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{shard_id}:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": role_arn,
-            "awsRegion": region,
-            "eventSourceARN": stream_arn,
-        }
-        for record in records
-    ]}
+                  role_arn: str, encrypted: bool = False) -> dict:
+    return {"Records": [_event_record(record, shard_id, stream_arn, region, role_arn, encrypted)
+                        for record in records]}
+
+
+def _event_record(record: dict, shard_id: str, stream_arn: str, region: str, role_arn: str,
+                  encrypted: bool) -> dict:
+    kinesis = {
+        "kinesisSchemaVersion": "1.0",
+        "partitionKey": record["PartitionKey"],
+        "sequenceNumber": record["SequenceNumber"],
+        "data": base64.b64encode(record["Data"]).decode("ascii"),
+        "approximateArrivalTimestamp": round(arrival_epoch(record), 3),
+    }
+    # AWS's GetRecords says it per record; a stream with server-side encryption says KMS.
+    if record.get("EncryptionType", "KMS" if encrypted else "NONE") == "KMS":
+        kinesis["encryptionType"] = "KMS"
+    return {
+        "kinesis": kinesis,
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role_arn,
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
+    }
 
 
 def read_batch_response(payload, sequences: list[str]) -> tuple[str, int | None]:
@@ -99,9 +120,10 @@ def invocation_record(*, request_id: str, function_arn: str, condition: str,
                       invoke_count: int, status_code: int, function_error: str | None,
                       info: dict, now: float) -> dict:
     """The record sent to an OnFailure destination when a batch is given up on."""
-    response = {"statusCode": status_code, "executedVersion": "$LATEST"}
-    if function_error:
-        response["functionError"] = function_error
+    # The key is there even when the function did not fail (a batch given up after partial
+    # failures, or too old to invoke): AWS writes "functionError": null.
+    response = {"statusCode": status_code, "executedVersion": "$LATEST",
+                "functionError": function_error}
     return {
         "requestContext": {
             "requestId": request_id,

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from orderhist import aws
+from orderhist.runtime.filters import FilterError, RecordFilter, parse_filter_criteria
 from orderhist.runtime.worker import FunctionSpec
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
@@ -39,6 +40,11 @@ class MappingConfig:
     max_retries: int = -1          # -1: until the record expires
     max_age_s: int = -1            # -1: no limit
     on_failure: str | None = None  # destination ARN
+    record_filter: RecordFilter = RecordFilter(())
+    encrypted: bool = False  # the stream's server-side encryption (the supervisor finds out)
+    # Why the runtime cannot serve this mapping as AWS would; it then serves none of it rather
+    # than deliver differently in silence.
+    unsupported: str | None = None
 
     @property
     def stream_name(self) -> str:
@@ -54,6 +60,17 @@ def parse_mapping(raw: dict) -> MappingConfig:
     if isinstance(stamp, datetime):
         stamp = stamp.timestamp()
     destination = ((raw.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    unsupported = None
+    try:
+        record_filter = parse_filter_criteria(raw.get("FilterCriteria"))
+    except FilterError as error:
+        record_filter, unsupported = RecordFilter(()), f"its FilterCriteria: {error}"
+    if int(raw.get("ParallelizationFactor") or 1) > 1:
+        unsupported = (f"ParallelizationFactor {raw['ParallelizationFactor']} (the local runtime "
+                       "runs one batch per shard at a time): set it to 1")
+    if int(raw.get("TumblingWindowInSeconds") or 0) > 0:
+        unsupported = (f"TumblingWindowInSeconds {raw['TumblingWindowInSeconds']} (the local "
+                       "runtime keeps no window state): set it to 0")
     return MappingConfig(
         uuid=raw["UUID"],
         function_arn=raw["FunctionArn"],
@@ -67,6 +84,8 @@ def parse_mapping(raw: dict) -> MappingConfig:
         max_retries=_int(raw.get("MaximumRetryAttempts"), -1),
         max_age_s=_int(raw.get("MaximumRecordAgeInSeconds"), -1),
         on_failure=destination or None,
+        record_filter=record_filter,
+        unsupported=unsupported,
     )
 
 

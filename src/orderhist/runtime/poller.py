@@ -92,6 +92,8 @@ class ShardPoller:
         self.worker: Worker | None = None
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"read-{shard_id}")
         self.read_ahead: tuple[Future, int] | None = None
+        self._overhead_key: tuple[str, str] | None = None
+        self._overhead = 0
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name=f"poller-{mapping.uuid[:8]}-{shard_id}")
@@ -217,10 +219,15 @@ class ShardPoller:
         self.stats.millis_behind_latest = behind
         self.stats.caught_up = len(records) < limit and not behind
         if records:
-            if not self.pending:
-                self.first_buffered_at = time.monotonic()
-            self.pending.extend(records)
             self.fetched_through = records[-1]["SequenceNumber"]
+            kept = [r for r in records if self.mapping.record_filter.passes(r["Data"])]
+            self.stats.records_filtered += len(records) - len(kept)
+            if not kept and not self.pending:
+                # Nothing before them is left to do: the shard moves past what was dropped.
+                self.checkpoint.advance(records[-1]["SequenceNumber"])
+            if kept and not self.pending:
+                self.first_buffered_at = time.monotonic()
+            self.pending.extend(kept)
         return bool(records)
 
     def _new_iterator(self, mapping: MappingConfig) -> str:
@@ -264,7 +271,9 @@ class ShardPoller:
     def _window_closed(self, mapping: MappingConfig) -> bool:
         if mapping.window_s <= 0 or len(self.pending) >= mapping.batch_size or self.end_of_shard:
             return True
-        size = events.ENVELOPE_OVERHEAD + sum(events.record_size(r) for r in self.pending)
+        overhead = self._record_overhead(mapping)
+        size = events.ENVELOPE_OVERHEAD + sum(events.record_size(r, overhead)
+                                              for r in self.pending)
         if size >= events.PAYLOAD_LIMIT:
             return True
         return time.monotonic() - (self.first_buffered_at or 0.0) >= mapping.window_s
@@ -272,12 +281,24 @@ class ShardPoller:
     def _take(self, mapping: MappingConfig) -> list[dict]:
         count = self.planner.next_size(len(self.pending), mapping.batch_size)
         batch, size = [], events.ENVELOPE_OVERHEAD
+        overhead = self._record_overhead(mapping)
         for record in itertools.islice(self.pending, count):
-            size += events.record_size(record)
+            size += events.record_size(record, overhead)
             if batch and size > events.PAYLOAD_LIMIT:
                 break
             batch.append(record)
         return batch
+
+    def _record_overhead(self, mapping: MappingConfig) -> int:
+        # The role ARN is in every record: the function's, or IAM's longest if not loaded yet.
+        spec = self.function.current()[0]
+        role = spec.role if spec else "arn:aws:iam::000000000000:role/" + "r" * 64
+        key = (mapping.stream_arn, role)
+        if self._overhead_key != key:
+            self._overhead_key = key
+            self._overhead = events.record_overhead(self.shard_id, mapping.stream_arn,
+                                                    mapping.region, role)
+        return self._overhead
 
     def _drop_expired(self, mapping: MappingConfig, batch: list[dict]) -> bool:
         now = time.time()
@@ -318,7 +339,7 @@ class ShardPoller:
         spec = worker.spec
         request_id = str(uuid.uuid4())
         event = events.kinesis_event(batch, self.shard_id, mapping.stream_arn, mapping.region,
-                                     spec.role)
+                                     spec.role, encrypted=mapping.encrypted)
         result = worker.invoke(event, request_id)
         if result.aborted:
             return
@@ -365,7 +386,8 @@ class ShardPoller:
             if ":s3:" in mapping.on_failure:  # only S3 destinations carry the records
                 spec = self.function.current()[0]
                 payload = events.kinesis_event(records, self.shard_id, mapping.stream_arn,
-                                               mapping.region, spec.role if spec else "")
+                                               mapping.region, spec.role if spec else "",
+                                               encrypted=mapping.encrypted)
             attempt = 0
             while True:
                 try:

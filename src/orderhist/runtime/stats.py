@@ -30,6 +30,7 @@ class ShardStats:
     partial_failures: int = 0         # invocations that reported batchItemFailures
     records_done: int = 0
     records_discarded: int = 0        # given up on, sent to the OnFailure destination
+    records_filtered: int = 0         # dropped by the mapping's FilterCriteria, as AWS drops them
     last_error: str | None = None
     last_error_at: str | None = None
     finished: bool = False            # a closed shard read to its end
@@ -81,6 +82,7 @@ def read_stats(work_dir: Path) -> dict:
         "errors": sum(s.get("errors", 0) for s in shards),
         "records_done": sum(s.get("records_done", 0) for s in shards),
         "records_discarded": sum(s.get("records_discarded", 0) for s in shards),
+        "records_filtered": sum(s.get("records_filtered", 0) for s in shards),
         "last_error": (last or {}).get("last_error") or data.get("runtime_error"),
         "last_error_at": (last or {}).get("last_error_at"),
         "shards": shards,

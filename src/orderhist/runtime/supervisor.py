@@ -3,6 +3,7 @@ every shard of its stream (children only once their parents are read to the end,
 partition key stays in order across a reshard), the function's current code."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -47,12 +48,17 @@ class Supervisor:
         live: set[tuple[str, str]] = set()
         checked: set[str] = set()
         for mapping in mappings:
+            if mapping.unsupported:
+                self._report(mapping.uuid, f"mapping {mapping.uuid} is not served: "
+                                           f"{mapping.unsupported}")
+                continue
             slot = self.functions.setdefault(mapping.function_arn, FunctionSlot())
             if mapping.function_arn not in checked:
                 checked.add(mapping.function_arn)
                 self._refresh_function(mapping.function_arn, slot)
             try:
                 shards = self._shards(mapping.stream_arn)
+                mapping = dataclasses.replace(mapping, encrypted=self._encrypted(mapping))
             except Exception as error:
                 self._report(mapping.uuid,
                              f"cannot list the shards of {mapping.stream_arn}: {error}")
@@ -88,6 +94,12 @@ class Supervisor:
         if spec != slot.spec:
             log.info("function %s: code %s from %s", spec.name, spec.code_sha256, spec.code_dir)
             slot.set(spec, container_environment(spec, self.target))
+
+    def _encrypted(self, mapping: MappingConfig) -> bool:
+        """Whether the stream is encrypted, for the event's encryptionType (AWS's GetRecords
+        says it per record; moto does not)."""
+        summary = self.kinesis.describe_stream_summary(StreamARN=mapping.stream_arn)
+        return summary["StreamDescriptionSummary"].get("EncryptionType", "NONE") == "KMS"
 
     def _shards(self, stream_arn: str) -> list[dict]:
         shards, token = [], None
