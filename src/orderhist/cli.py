@@ -16,6 +16,9 @@ from orderhist.state import Home, default_home
 
 
 class Context:
+    # This run's, for `main`'s error messages: click's context is gone by the time they print.
+    current: "Context | None" = None
+
     def __init__(self, home: Home, verbose: bool):
         self.home = home
         self.verbose = verbose
@@ -43,7 +46,8 @@ def cli(ctx: click.Context, home: Path | None, verbose: bool) -> None:
       orderhist orders --customer 17850
       orderhist down
     """
-    ctx.obj = Context(Home((home or default_home()).expanduser().absolute()), verbose)
+    ctx.obj = Context.current = Context(Home((home or default_home()).expanduser().absolute()),
+                                        verbose)
 
 
 def print_json(data) -> None:
@@ -87,6 +91,14 @@ def main() -> None:
     except Exception as error:  # an AWS error or a bug: one line, traceback on request
         if verbose:
             raise
+        from orderhist.validate import path_problem
+
+        # A home or an output file that cannot be written or does not exist is the user's
+        # to fix (exit 2), wherever in the command it was met.
+        problem = path_problem(error, Context.current.home.root if Context.current else None)
+        if problem:
+            click.echo(f"Error: {problem}", err=True)
+            sys.exit(2)
         if type(error).__name__ in ("EndpointConnectionError", "ConnectionClosedError"):
             click.echo("Error: cannot reach the stack's endpoint; if the target is local, "
                        "run `orderhist up` to restart the emulator", err=True)

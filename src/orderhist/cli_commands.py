@@ -1,10 +1,12 @@
 """The everyday commands: up, status, generate, orders, rejects, down."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
+from orderhist import cli_options as checked
 from orderhist.cli import Context, cli, json_option, pass_context, print_json
 
 TABLE_PAGE = 20  # orders per page in the table view
@@ -13,18 +15,23 @@ TABLE_PAGE = 20  # orders per page in the table view
 @cli.command()
 @click.option("--target", type=click.Choice(["local", "aws"]),
               help="local: the embedded emulator (default); aws: real AWS.")
-@click.option("--prefix", help="Name prefix of every resource (default orderhist).")
-@click.option("--region", help="AWS region (default us-east-1).")
+@click.option("--prefix", type=checked.PREFIX,
+              help="Name prefix of every resource (default orderhist; 1-20 lowercase "
+                   "letters, digits or hyphens).")
+@click.option("--region", help="AWS region (default us-east-1); on the local target one the "
+                               "emulator can build the stack in.")
 @click.option("--shards", type=click.IntRange(1, 500), help="Provisioned shards (default 1).")
 @click.option("--on-demand", is_flag=True, default=None,
               help="An on-demand stream instead of shards.")
 @click.option("--agent", type=click.Choice(["orderhist", "kinesis-agent"]),
               help="What ships the host's logs on AWS (default orderhist).")
-@click.option("--instance-type", help="The host's instance type (default t4g.small).")
+@click.option("--instance-type", type=checked.INSTANCE_TYPE,
+              help="The host's instance type, arm64 (default t4g.small).")
 @click.option("--pitr", is_flag=True, default=None,
               help="Point-in-time recovery for the table.")
-@click.option("--endpoint-url", help="An AWS-compatible endpoint for --target aws.")
-@click.option("--faults", type=click.FloatRange(0, 1),
+@click.option("--endpoint-url", type=checked.ENDPOINT_URL,
+              help="An AWS-compatible endpoint for --target aws.")
+@click.option("--faults", type=checked.FAULT_RATE,
               help="Local only: fail this fraction of PutRecords entries, BatchWriteItem "
                    "items and GetRecords calls (and a few 500s), to exercise the retries.")
 @click.option("--fault-seed", type=int, help="Seed of --faults, so a run can be replayed.")
@@ -48,11 +55,11 @@ def up(ctx: Context, target, prefix, region, shards, on_demand, agent, instance_
                                   endpoint_url=endpoint_url, faults=faults,
                                   fault_seed=fault_seed, dry_run=dry_run)
     if dry_run:
-        result = lifecycle.up(ctx.home, options)
+        result = lifecycle.up(ctx.home, options, warn=render.warn)
         render.console.print(render.steps_table(result.steps, "plan (nothing changed)"))
         return
     with render.step_progress("orderhist up") as progress:
-        result = lifecycle.up(ctx.home, options, progress)
+        result = lifecycle.up(ctx.home, options, progress, warn=render.warn)
     created = sum(step.action == "created" for step in result.steps)
     updated = sum(step.action == "updated" for step in result.steps)
     render.console.print(
@@ -81,9 +88,11 @@ def status(ctx: Context, as_json: bool) -> None:
 @click.option("--source", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="Dataset file (default: the bundled data/OnlineRetail.csv).")
 @click.option("--now", is_flag=True, help="Stamp orders with the current time (live orders).")
-@click.option("--rate", type=click.FloatRange(min=0.1), help="Lines per second (default: all at once).")
+@click.option("--rate", type=checked.finite("--rate", 0.1),
+              help="Lines per second (default: all at once).")
 @click.option("--wait", is_flag=True, help="Return once every line is readable or rejected.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+@click.option("--timeout", type=checked.finite("--timeout", 0.1), default=60.0,
+              show_default=True,
               help="Seconds --wait waits.")
 @json_option
 @pass_context
@@ -145,17 +154,23 @@ def _require_local_pipeline(ctx: Context, state) -> None:
 
 
 @cli.command()
-@click.option("--customer", help="CustomerID, e.g. 17850.")
-@click.option("--invoice", help="This invoice's lines (with --customer: only if it is theirs).")
+@click.option("--customer", type=checked.CUSTOMER, help="CustomerID, e.g. 17850.")
+@click.option("--invoice", type=checked.INVOICE,
+              help="This invoice's lines (with --customer: only if it is theirs).")
 @click.option("--limit", type=click.IntRange(min=1),
               help=f"At most this many orders per page [default: {TABLE_PAGE} in the table "
                    "view, all with --json or --csv].")
-@click.option("--after", help="The next page: the cursor the previous page printed.")
-@click.option("--since", help="Orders on or after this date (YYYY-MM-DD).")
-@click.option("--until", help="Orders on or before this date (YYYY-MM-DD).")
+@click.option("--after", type=checked.CURSOR,
+              help="The next page: the cursor the previous page printed.")
+@click.option("--since", type=checked.DAY, help="Orders on or after this date (YYYY-MM-DD).")
+@click.option("--until", type=checked.DAY, help="Orders on or before this date (YYYY-MM-DD).")
 @click.option("--follow", is_flag=True, help="Stay open and show each new order as it lands.")
 @json_option
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV, one row per order line.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Print CSV, one row per order line, safe to open in a spreadsheet: a text "
+                   "cell starting with = + - @, a tab or a line break gets a leading ' (so "
+                   "it is not run as a formula) and control characters are shown as \\x1b "
+                   "escapes; numbers stay numbers. --json gives the exact text.")
 @pass_context
 def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, as_json,
            as_csv) -> None:
@@ -170,6 +185,10 @@ def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, 
         raise click.UsageError("name a --customer, an --invoice, or both")
     if follow and (not customer or as_json or as_csv):
         raise click.UsageError("--follow needs --customer and the table view")
+    if not customer and (limit or after or since or until):
+        raise click.UsageError("--limit, --after, --since and --until apply to a --customer's "
+                               "orders")
+    history.date_bounds(since, until)  # a range that ends before it starts: exit 2 now
     state = require_state(ctx.home)
     table = state.resources.get("table", {}).get("id") or f"{state.get('prefix')}-orders"
     # No health probe first: a stopped emulator shows up as a refused connection, which
@@ -190,7 +209,9 @@ def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, 
     if as_json:
         print_json((selected or result).to_json())
     elif as_csv:
-        _print_csv(selected or result)
+        from orderhist.export import write_orders_csv
+
+        write_orders_csv(selected or result, sys.stdout)
     else:
         from orderhist import render
 
@@ -209,20 +230,6 @@ def _follow(state, table: str, customer: str) -> None:
             render.new_orders_view(orders_landed)
     except KeyboardInterrupt:
         render.console.print(render.Text("stopped following.", "dim"))
-
-
-def _print_csv(result) -> None:
-    import csv
-    import sys
-
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["customer", "invoice", "date", "cancelled", "country", "line",
-                     "stock_code", "description", "quantity", "unit_price", "amount"])
-    for order in result.orders:
-        for line in order.lines:
-            writer.writerow([result.customer, order.invoice, order.date, order.cancelled,
-                             order.country, line.line_no, line.stock_code, line.description,
-                             line.quantity, format(line.unit_price, "f"), line.amount])
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from orderhist import cli_options as checked
 from orderhist.cli import Context, cli, pass_context, print_json
 
 
@@ -15,8 +16,8 @@ def emulator() -> None:
 
 @emulator.command("serve")
 @click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--port", type=int, default=0, help="0 picks a free port.")
-@click.option("--faults", type=click.FloatRange(0, 1), default=0.0,
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="0 picks a free port.")
+@click.option("--faults", type=checked.FAULT_RATE, default=0.0,
               help="Fraction of data-plane calls or entries to fail.")
 @click.option("--fault-seed", type=int, help="Seed of the injected faults, to replay a run.")
 def emulator_serve(port_file: Path, port: int, faults: float, fault_seed: int | None) -> None:
@@ -95,7 +96,7 @@ def dataset_info(source: Path | None, as_json: bool) -> None:
               help="Rows to write (the real file has 541,909).")
 @click.option("--seed", type=int, default=2010, show_default=True,
               help="The defaults reproduce the bundled data/OnlineRetail.csv byte for byte.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--out", type=checked.OutputFile(), required=True)
 def dataset_synth(rows: int, seed: int, out: Path) -> None:
     """Write a synthetic dataset with the real file's shape (deterministic for a seed)."""
     from orderhist import render
@@ -106,7 +107,7 @@ def dataset_synth(rows: int, seed: int, out: Path) -> None:
 
 
 @dataset.command("download")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--out", type=checked.OutputFile(), required=True,
               help="Where to save the UCI file (Online Retail.xlsx).")
 def dataset_download(out: Path) -> None:
     """Fetch the real UCI Online Retail file (needs the internet)."""
@@ -121,7 +122,7 @@ def dataset_download(out: Path) -> None:
 @click.option("--count", type=click.IntRange(1, 10_000_000), required=True)
 @click.option("--source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--now", is_flag=True)
-@click.option("--rate", type=click.FloatRange(min=0.1))
+@click.option("--rate", type=checked.finite("--rate", 0.1))
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
               default="/var/log/orders", show_default=True)
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), required=True,

@@ -100,6 +100,14 @@ def parse_day(text: str | None, end_of_day: bool = False) -> str | None:
         raise UsageProblem(f"{text!r} is not a date (use YYYY-MM-DD)") from None
 
 
+def date_bounds(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """--since and --until as sort-key bounds, checked to make a range."""
+    lower, upper = parse_day(since), parse_day(until, end_of_day=True)
+    if lower and upper and lower > upper:
+        raise UsageProblem(f"--since {since} is after --until {until}: swap them")
+    return lower, upper
+
+
 def parse_customer(text: str) -> str:
     """A --customer value: a customer number as the dataset writes it (17850 or 17850.0)."""
     try:
@@ -125,10 +133,8 @@ def customer_history(target: aws.Target, table: str, customer: str, *, limit: in
     the data to read, for the table view, which shows one invoice's lines and reads those
     through `invoice_history`."""
     customer = parse_customer(customer)
-    lower, upper = parse_day(since), parse_day(until, end_of_day=True)
-    if lower and upper and lower > upper:
-        raise UsageProblem(f"--since {since} is after --until {until}")
-    after_key = _decode_cursor(after) if after else None
+    lower, upper = date_bounds(since, until)
+    after_key = decode_cursor(after) if after else None
     if upper:
         upper += "#~"  # sorts after every "#<invoice>#<line>" of that second
     items = _query(aws.client("dynamodb", target), table, customer, lower, upper,
@@ -244,11 +250,20 @@ def _encode_cursor(sort_key: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"before": sort_key}).encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str) -> str:
+    """The sort key a cursor holds. A cursor is the user's text: anything but the JSON
+    object `_encode_cursor` made, holding a sort key, is a usage error (a list, a number or
+    a nested forgery once reached the page filter as a TypeError)."""
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor.encode()))["before"]
-    except (ValueError, KeyError, TypeError):
-        raise UsageProblem("--after is not a cursor that `orders` printed") from None
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        before = decoded.get("before") if isinstance(decoded, dict) else None
+        if isinstance(before, str):
+            OrderLine.parse_sort_key(before)
+            return before
+    except (ValueError, RecursionError):  # binascii, JSON, UTF-8 and sort-key errors
+        pass
+    raise UsageProblem("--after is not a cursor that `orders` printed: copy the one the "
+                       "previous page ended with, or leave --after out for the first page")
 
 
 def follow(target: aws.Target, table: str, customer: str, poll_interval: float = 0.5):

@@ -2,12 +2,11 @@
 `status` and `down`, for the local target (emulator + background processes) and AWS."""
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from orderhist import aws, emulator, hostsetup, processes, stack
+from orderhist import aws, emulator, hostsetup, processes, stack, validate
 from orderhist.errors import UsageProblem
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import Home, StackState, require_state, write_json_atomic
@@ -43,7 +42,6 @@ class UpResult:
 
 
 SETTINGS = ("shards", "on_demand", "agent", "instance_type", "pitr")
-PREFIX_RULE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 
 
 def context_for(state: StackState, target: aws.Target | None = None) -> StackContext:
@@ -66,26 +64,55 @@ def _settings(options: UpOptions, recorded: dict) -> dict:
     return chosen
 
 
-def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None) -> UpResult:
-    home.make_dirs()
-    state = StackState.load(home)
+def _resolve(options: UpOptions, state: StackState | None) -> tuple[dict, list[str]]:
+    """Fill the options from the recorded stack, else the defaults, and check every value
+    before anything is made: (settings, warnings). A value recorded by an older orderhist
+    that no longer passes is refused with the way out."""
+    recorded = state.data if state is not None else {}
     defaults = {"target": aws.LOCAL, "prefix": DEFAULT_PREFIX, "region": aws.DEFAULT_REGION}
     for key, default in defaults.items():
-        recorded = state.get(key) if state is not None else None
         given = getattr(options, key)
-        if given is not None and recorded is not None and given != recorded:
+        if given is not None and recorded.get(key) is not None and given != recorded[key]:
             raise UsageProblem(
-                f"this home already holds a stack with {key} {recorded!r}: "
+                f"this home already holds a stack with {key} {recorded[key]!r}: "
                 f"run `orderhist down` first, or use another --home")
-        setattr(options, key, given or recorded or default)
+        setattr(options, key, given or recorded.get(key) or default)
     if options.target not in (aws.LOCAL, aws.AWS):
         raise UsageProblem(f"unknown target {options.target!r}")
-    if not PREFIX_RULE.match(options.prefix):
-        raise UsageProblem("--prefix must be 1-20 lowercase letters, digits or hyphens, "
-                           "starting with a letter (it names buckets, queues and roles)")
-    settings = _settings(options, state.get("settings", {}) if state is not None else {})
-    if options.dry_run:
+    try:
+        validate.prefix(options.prefix)
+        warning = validate.region(options.target, options.region)
+    except UsageProblem as problem:
+        if recorded:
+            raise UsageProblem(f"{problem} (this home's stack was made with it: run "
+                               "`orderhist down`, then `orderhist up` again)") from None
+        raise
+    if options.endpoint_url is not None:
+        validate.endpoint_url(options.endpoint_url)
+    if options.faults is not None:
+        validate.fault_rate(options.faults)
+    elif recorded.get("faults") is not None:
+        try:
+            validate.fault_rate(recorded["faults"])
+        except UsageProblem:
+            raise UsageProblem(f"this home's stack records --faults {recorded['faults']}, "
+                               "which the emulator refuses: run `orderhist up --faults 0` "
+                               "(or another rate below 1)") from None
+    settings = _settings(options, recorded.get("settings") or {})
+    validate.instance_type(settings.get("instance_type", Settings.instance_type))
+    return settings, [warning] if warning else []
+
+
+def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None,
+       warn: Callable[[str], None] = lambda text: None) -> UpResult:
+    state = StackState.load(home)
+    settings, warnings = _resolve(options, state)  # every value, before anything is made
+    for warning in warnings:
+        warn(warning)
+    if options.dry_run:  # creates nothing on disk, not even the home
         return _dry_run(options, state, settings)
+    validate.usable_home(home.root)
+    home.make_dirs()
     if state is None:
         state = StackState.new(home, target=options.target, prefix=options.prefix,
                                region=options.region, endpoint=options.endpoint_url)
@@ -210,7 +237,10 @@ def down(home: Home, progress: Progress = lambda n, w: None) -> list[str]:
             progress(name, "stopping")
             processes.stop(home, name)
         target = state.target()
-        reachable = not target.is_local or emulator.is_healthy(target.endpoint_url)
+        # A local stack in a region the emulator cannot serve is not asked for (every call
+        # fails); stopping the emulator below removes it whole.
+        reachable = validate.unservable(target) is None and (
+            not target.is_local or emulator.is_healthy(target.endpoint_url))
         if reachable and state.get("account"):
             deleted = stack.destroy(context_for(state, target), state, progress)
             deleted += stack.sweep_strays(context_for(state, target), progress)
@@ -246,7 +276,11 @@ def status(home: Home) -> dict:
         if target.is_local else None,
         "runtime": runtime_stats(home.runtime_dir) if target.is_local else None,
     }
-    reachable = not target.is_local or emulator.is_healthy(target.endpoint_url)
+    problem = validate.unservable(target)
+    if problem:
+        report["problem"] = problem
+    reachable = problem is None and (not target.is_local
+                                     or emulator.is_healthy(target.endpoint_url))
     if not reachable or not state.get("account"):
         report["resources"] = {name: {**record, "exists": False}
                                for name, record in state.resources.items()}

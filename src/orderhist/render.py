@@ -22,6 +22,11 @@ def safe(value) -> Text:
     return Text(_CONTROL.sub(lambda m: repr(m.group())[1:-1], text))
 
 
+def warn(text: str) -> None:
+    """A warning on stderr: the command goes on."""
+    errors.print(Text.assemble(("warning: ", "bold yellow"), safe(text)), soft_wrap=True)
+
+
 _ACTION_STYLE = {"created": "green", "updated": "yellow", "unchanged": "dim", "deleted": "red",
                  "running": "dim", "started": "green", "would create": "yellow",
                  "exists": "dim"}
@@ -57,6 +62,8 @@ def status_view(report: dict) -> None:
     for key in ("target", "endpoint", "region", "prefix", "home"):
         head.add_row(Text(key, "bold"), safe(report.get(key)))
     console.print(head)
+    if report.get("problem"):
+        console.print(Text.assemble(("problem: ", "bold yellow"), safe(report["problem"])))
     resources = Table(title="resources", title_justify="left")
     resources.add_column("name", style="bold")
     resources.add_column("exists")

@@ -1,0 +1,95 @@
+"""Shared click parameter types: each runs a library check while the command line is parsed,
+so a bad value is exit 2 with one line before the command loads a state, starts anything
+or creates a folder. The checks themselves live in the library (validate, history), where
+the library's own callers meet them too."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import click
+
+from orderhist import validate
+from orderhist.errors import UsageProblem
+
+
+class Checked(click.ParamType):
+    """A value parsed as `base`, then checked (and possibly normalised) by `check`."""
+
+    def __init__(self, name: str, check: Callable, base: click.ParamType = click.STRING):
+        self.name, self.check, self.base = name, check, base
+
+    def convert(self, value, param, ctx):
+        value = self.base.convert(value, param, ctx)
+        try:
+            return self.check(value)
+        except UsageProblem as problem:
+            # The library's message names the option and the fix; click's "Invalid value
+            # for ..." would say the option twice.
+            raise click.UsageError(str(problem), ctx) from None
+
+
+def finite(option: str, minimum: float, maximum: float | None = None) -> Checked:
+    return Checked("number", partial(validate.number, option=option, minimum=minimum,
+                                     maximum=maximum), click.FLOAT)
+
+
+def _kept(check: Callable[[str], object]) -> Callable[[str], str]:
+    """Check a value but keep the text as given (the library parses it again where used)."""
+    def run(value: str) -> str:
+        check(value)
+        return value
+    return run
+
+
+def _customer(value: str) -> str:
+    from orderhist.history import parse_customer
+
+    return parse_customer(value)
+
+
+def _day(value: str) -> None:
+    from orderhist.history import parse_day
+
+    parse_day(value)
+
+
+def _cursor(value: str) -> None:
+    from orderhist.history import decode_cursor
+
+    decode_cursor(value)
+
+
+def _invoice(value: str) -> str:
+    text = value.strip()
+    # An empty key or one past DynamoDB's 1,024-byte index key would be a ValidationException
+    # from the query; real invoice numbers are six or seven characters.
+    if not text or len(text.encode()) > 100 or not text.isprintable():
+        raise UsageProblem(f"--invoice {value!r} is not an invoice number (e.g. 536365 or "
+                           "C536379)")
+    return text
+
+
+class OutputFile(click.Path):
+    """A file to create: click's checks, then its folder must exist and be writable."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        try:
+            return validate.output_file(path, param.opts[0] if param else "path")
+        except UsageProblem as problem:
+            raise click.UsageError(str(problem), ctx) from None
+
+
+FAULT_RATE = Checked("rate", validate.fault_rate, click.FLOAT)
+PREFIX = Checked("prefix", validate.prefix)
+INSTANCE_TYPE = Checked("instance type", validate.instance_type)
+ENDPOINT_URL = Checked("url", validate.endpoint_url)
+CUSTOMER = Checked("customer", _customer)
+INVOICE = Checked("invoice", _invoice)
+DAY = Checked("date", _kept(_day))
+CURSOR = Checked("cursor", _kept(_cursor))
