@@ -4,7 +4,8 @@ moto 5.2 is correct enough but slow at the sizes the project needs (../shared/re
 moto-emulator.md): O(n) Kinesis appends and reads, a whole-table walk on every DynamoDB Query,
 and a model-driven serializer that spends ~66 ms on 100 items. Two layers fix that:
 - `patches` replace the few moto methods that are O(n) with ones that answer from an index,
-  kept in step on every write path; every request moto serves itself benefits.
+  kept in step on every write path; every request moto serves itself benefits. `fast_sqs`
+  does the same for SQS queues (the rejects queue), whose every call walked every message.
 - `fastpath` answers the hot data-plane requests (Query, BatchWriteItem, BatchGetItem,
   PutRecords, GetRecords) in this WSGI layer, straight from moto's own model objects with
   plain json, and hands any request shape it does not fully handle to moto unchanged.
@@ -32,6 +33,7 @@ SUPPORTED_MOTO = ((5, 2), (5, 3))
 # safe against a concurrent writer. The GIL leaves nothing to gain from finer locks.
 KINESIS_LOCK = threading.RLock()
 DYNAMODB_LOCK = threading.RLock()
+SQS_LOCK = threading.RLock()
 
 
 def serve(port_file_path: Path, port: int = 0, faults: float = 0.0,
@@ -42,11 +44,12 @@ def serve(port_file_path: Path, port: int = 0, faults: float = 0.0,
     configure_moto()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from orderhist.emulator import fastpath, httpd, patches
+    from orderhist.emulator import fast_sqs, fastpath, httpd, patches
     from orderhist.emulator.faults import FaultInjector
 
     if fast:
         patches.install(KINESIS_LOCK, DYNAMODB_LOCK)
+        fast_sqs.install(SQS_LOCK)
     seed = fault_seed if fault_seed is not None else random.SystemRandom().randrange(2**31)
     injector = FaultInjector(faults, seed)
     moto_app = DomainDispatcherApplication(create_backend_app)
