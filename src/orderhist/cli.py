@@ -99,7 +99,11 @@ def main() -> None:
         if problem:
             click.echo(f"Error: {problem}", err=True)
             sys.exit(2)
-        if type(error).__name__ in ("EndpointConnectionError", "ConnectionClosedError"):
+        from orderhist.aws import STALLED_LOCAL, unreachable_local
+
+        if unreachable_local(error):  # stopped, stalled or gone: `up` repairs all three
+            click.echo(f"Error: {STALLED_LOCAL}", err=True)
+        elif type(error).__name__ in ("EndpointConnectionError", "ConnectionClosedError"):
             click.echo("Error: cannot reach the stack's endpoint; if the target is local, "
                        "run `orderhist up` to restart the emulator", err=True)
         else:

@@ -262,16 +262,26 @@ def rejects(ctx: Context, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--yes", is_flag=True, help="Do not ask before deleting AWS resources.")
+@click.option("--keep-host-data", is_flag=True,
+              help="Local: keep the host's order logs and position (the next `up` ships "
+                   "them again); by default they go, as the EC2 host's disk does on AWS.")
 @pass_context
-def down(ctx: Context, yes: bool) -> None:
-    """Delete every resource `up` made and stop every local process. Safe to run twice."""
-    from orderhist import lifecycle, render
-    from orderhist.state import StackState
+def down(ctx: Context, yes: bool, keep_host_data: bool) -> None:
+    """Delete every resource `up` made, stop every local process and remove the host's
+    files. Safe to run twice, and with a damaged state file."""
+    from orderhist import render, teardown
+    from orderhist.state import DamagedFile, StackState
 
-    state = StackState.load(ctx.home)
+    try:
+        state = StackState.load(ctx.home)
+    except DamagedFile as damage:
+        state = None
+        click.echo(f"Warning: {damage.path} is damaged: stopping this home's local processes "
+                   f"and keeping the file as {damage.path.name}.damaged (a stack on AWS is "
+                   "not deleted: find it by its tag orderhist:stack)", err=True)
     if state is not None and state.get("target") == "aws" and not yes:
         click.confirm(f"Delete every resource of stack {state.get('prefix')!r} in "
                       f"{state.get('region')}?", abort=True)
     with render.step_progress("orderhist down") as progress:
-        deleted = lifecycle.down(ctx.home, progress)
+        deleted = teardown.down(ctx.home, progress, keep_host_data=keep_host_data)
     render.console.print(f"[bold]down[/]: {len(deleted)} resources deleted, local processes stopped")

@@ -60,7 +60,8 @@ def runtime_run(ctx: Context, endpoint_url: str | None, region: str | None) -> N
     from orderhist.runtime import run_runtime
     from orderhist.state import StackState
 
-    state = StackState.load(ctx.home)
+    # `up` passes both: a runtime it started must not depend on the state file's health.
+    state = StackState.load(ctx.home) if not (endpoint_url and region) else None
     endpoint_url = endpoint_url or (state.get("endpoint") if state else None)
     region = region or (state.get("region") if state else None) or aws.DEFAULT_REGION
     if not endpoint_url:

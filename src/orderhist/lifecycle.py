@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from orderhist import aws, emulator, hostsetup, processes, stack, validate
+from orderhist import aws, emulator, hostsetup, locks, processes, stack, validate
 from orderhist.errors import UsageProblem
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import Home, StackState, require_state, write_json_atomic
@@ -105,13 +106,23 @@ def _resolve(options: UpOptions, state: StackState | None) -> tuple[dict, list[s
 
 def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None,
        warn: Callable[[str], None] = lambda text: None) -> UpResult:
-    state = StackState.load(home)
-    settings, warnings = _resolve(options, state)  # every value, before anything is made
-    for warning in warnings:
+    # Every value is checked before anything is made (the lock below creates the home), and
+    # again under the lock, against the state as it is then.
+    for warning in _resolve(options, StackState.load(home))[1]:
         warn(warning)
+    if options.dry_run:  # touches nothing, so it needs no lock
+        return _up(home, options, progress)
+    validate.usable_home(home.root)
+    # One stack change at a time: a second `up` waits, then finds everything up.
+    with locks.hold(home, locks.STACK, "up"):
+        return _up(home, options, progress)
+
+
+def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
+    state = StackState.load(home)
+    settings, _ = _resolve(options, state)
     if options.dry_run:  # creates nothing on disk, not even the home
         return _dry_run(options, state, settings)
-    validate.usable_home(home.root)
     home.make_dirs()
     if state is None:
         state = StackState.new(home, target=options.target, prefix=options.prefix,
@@ -158,11 +169,11 @@ def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple
     if options.faults is not None or options.fault_seed is not None:
         state.set(faults=options.faults or 0.0, fault_seed=options.fault_seed)
     faults, seed = state.get("faults") or 0.0, state.get("fault_seed")
-    if processes.status(home, emulator.NAME)["alive"] and emulator.is_healthy(endpoint):
+    if _emulator_answers(home, endpoint):
         if options.faults is not None or options.fault_seed is not None:
             emulator.set_faults(endpoint, faults, seed)
         return endpoint, False
-    # A dead or wedged emulator took every resource with it: start afresh, forget the old
+    # A dead or stalled emulator took every resource with it: start afresh, forget the old
     # record and the positions that referred to its stream.
     emulator.stop(home)
     for name in (AGENT, RUNTIME):
@@ -172,6 +183,30 @@ def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple
     _reset_local_checkpoints(home)
     environment = aws.local_child_environment(options.region)
     return emulator.start(home, environment, faults=faults, fault_seed=seed), True
+
+
+# How long a live emulator that does not answer gets before `up` replaces it: a busy one
+# (a 10 MB GetRecords, a collection of its 1 GB heap under load) answers within a second or
+# two, and replacing it would lose its in-memory data.
+STALL_PATIENCE_S = 6.0
+
+
+def _emulator_answers(home: Home, endpoint: str | None) -> bool:
+    found = processes.status(home, emulator.NAME)
+    if not found["alive"] or not endpoint:
+        return False
+    pid = found["pid"]
+    if processes.is_stopped(pid):
+        # Stopped by a signal (a SIGSTOP, a suspended job) rather than broken: continuing it
+        # is the smallest repair and keeps everything it holds in memory.
+        processes.resume(pid)
+    deadline = time.monotonic() + STALL_PATIENCE_S
+    while True:
+        if emulator.is_healthy(endpoint, timeout=2.0):
+            return True
+        if time.monotonic() >= deadline or not processes.status(home, emulator.NAME)["alive"]:
+            return False
+        time.sleep(0.2)
 
 
 def _reset_local_checkpoints(home: Home) -> None:
@@ -222,36 +257,13 @@ def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
 def _write_if_changed(path, data: dict) -> bool:
     from orderhist.state import read_json
 
-    if read_json(path) == data:
-        return False
+    try:
+        if read_json(path) == data:
+            return False
+    except (ValueError, OSError):  # damaged: this very write repairs it
+        pass
     write_json_atomic(path, data)
     return True
-
-
-def down(home: Home, progress: Progress = lambda n, w: None) -> list[str]:
-    """Delete every recorded resource and stop every local process; idempotent."""
-    state = StackState.load(home)
-    deleted: list[str] = []
-    if state is not None:
-        for name in (AGENT, RUNTIME):
-            progress(name, "stopping")
-            processes.stop(home, name)
-        target = state.target()
-        # A local stack in a region the emulator cannot serve is not asked for (every call
-        # fails); stopping the emulator below removes it whole.
-        reachable = validate.unservable(target) is None and (
-            not target.is_local or emulator.is_healthy(target.endpoint_url))
-        if reachable and state.get("account"):
-            deleted = stack.destroy(context_for(state, target), state, progress)
-            deleted += stack.sweep_strays(context_for(state, target), progress)
-        if target.is_local:
-            progress(emulator.NAME, "stopping")
-            emulator.stop(home)
-        state.remove()
-    # Processes whose pid files outlived a lost state file are stopped too.
-    for name in LOCAL_PROCESSES:
-        processes.stop(home, name)
-    return deleted
 
 
 def status(home: Home) -> dict:

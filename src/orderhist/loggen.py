@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from orderhist import records
+from orderhist import locks, records
 from orderhist.errors import UsageProblem
 from orderhist.records import OrderLine
-from orderhist.state import Home, read_json, write_json_atomic
+from orderhist.state import Home, load_json, write_json_atomic
 
 BUNDLED_NAME = "OnlineRetail.csv"
 WRITE_CHUNK = 5_000  # lines read before they are written out
@@ -46,15 +46,30 @@ def generate(home: Home, count: int, source: Path | None = None, now: bool = Fal
     source = (source or bundled_dataset()).resolve()
     if not source.exists():
         raise UsageProblem(f"no dataset at {source}")
-    positions = read_json(position_file(home), {}) or {}
-    reading = _Reading(source, int(positions.get(str(source), 0)))
     log_dir = log_dir or home.orders_log_dir
-    log_dir.mkdir(parents=True, exist_ok=True)
-    path = _new_log_path(log_dir)
-    written = _write(path, reading.lines(count), now, rate)
-    positions[str(source)] = reading.position
-    write_json_atomic(position_file(home), positions)
+    # From reading the position to saving the new one, this run owns the host: a second
+    # run waits, then continues where this one stopped (see locks).
+    with locks.hold(home, locks.HOST, "generate"):
+        positions = load_json(position_file(home), POSITION_FIX, check=_positions_problem,
+                              default={})
+        reading = _Reading(source, positions.get(str(source), 0))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = _new_log_path(log_dir)
+        written = _write(path, reading.lines(count), now, rate)
+        positions[str(source)] = reading.position
+        write_json_atomic(position_file(home), positions)
     return Generated(written, reading.skipped, path, reading.wrapped)
+
+
+POSITION_FIX = ("move it away to start again from the top of the dataset (lines written "
+                "twice are stored once)")
+
+
+def _positions_problem(positions: dict) -> str | None:
+    for value in positions.values():
+        if type(value) is not int or value < 0:
+            return "a position is not a row number"
+    return None
 
 
 class _Reading:

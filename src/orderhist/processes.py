@@ -40,12 +40,26 @@ def _cmdline(pid: int) -> list[str]:
     return raw.decode("utf-8", "replace").split("\0")
 
 
-def _is_zombie(pid: int) -> bool:
+def _run_state(pid: int) -> str | None:
+    """The kernel's one-letter state (R, S, T stopped, Z zombie, ...); None if gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+        return None
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def _is_zombie(pid: int) -> bool:
+    return _run_state(pid) in (None, "Z")
+
+
+def is_stopped(pid: int) -> bool:
+    """Stopped by a signal (SIGSTOP, SIGTSTP) or a tracer: alive, but answers nothing."""
+    return _run_state(pid) in ("T", "t")
+
+
+def resume(pid: int) -> None:
+    _signal(pid, signal.SIGCONT)
 
 
 def is_ours(home: Home, pid: int) -> bool:
@@ -79,22 +93,56 @@ def stop(home: Home, name: str, grace: float = 10.0) -> bool:
     stopped = False
     if pid and is_ours(home, pid):
         stopped = True
-        _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and is_ours(home, pid):
-            _reap(pid)
-            time.sleep(0.05)
-        if is_ours(home, pid):
-            _signal(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and is_ours(home, pid):
-                _reap(pid)
-                time.sleep(0.05)
+        stop_pid(home, pid, grace)
     try:
         pid_file(home, name).unlink()
     except FileNotFoundError:
         pass
     return stopped
+
+
+# What each background process runs after `--home <root>` (see `start`'s callers).
+COMMANDS = {"emulator": ("emulator", "serve"), "agent": ("agent", "run"),
+            "runtime": ("runtime", "run")}
+
+
+def find_by_command(home: Home) -> dict[str, list[int]]:
+    """This home's background processes found by their command lines alone: for a `down`
+    whose pid files or state file are lost or damaged. Never this very process."""
+    found: dict[str, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        pid = int(entry.name)
+        if not is_ours(home, pid):
+            continue
+        args = _cmdline(pid)
+        for name, words in COMMANDS.items():
+            if any(tuple(args[i:i + 2]) == words for i in range(len(args) - 1)):
+                found.setdefault(name, []).append(pid)
+    return found
+
+
+def stop_pid(home: Home, pid: int, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds, while the pid is still ours."""
+    if not is_ours(home, pid):
+        return
+    if is_stopped(pid):
+        # A stopped process acts on SIGTERM only once continued.
+        _signal(pid, signal.SIGTERM)
+        resume(pid)
+    else:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and is_ours(home, pid):
+        _reap(pid)
+        time.sleep(0.05)
+    if is_ours(home, pid):
+        _signal(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and is_ours(home, pid):
+            _reap(pid)
+            time.sleep(0.05)
 
 
 def _signal(pid: int, sig: int) -> None:

@@ -88,6 +88,41 @@ def read_json(path: Path, default=None):
         return default
 
 
+class DamagedFile(OrderhistError):
+    """A file of the home that cannot be used as it is: exit 1 with the file and the fix.
+
+    Exit 1, not 2: the command line was right; what failed is a file the tool itself wrote
+    (a disk that filled up, a hand edit, a copy cut short)."""
+
+    def __init__(self, path: Path, what: str, fix: str):
+        super().__init__(f"{path} is damaged ({what}): {fix}")
+        self.path = path
+
+
+def load_json(path: Path, fix: str, shape=dict, check=None, default=None):
+    """The one reader of the home's JSON files: `default` when the file is absent; any
+    damage (empty, cut short, not JSON, not UTF-8, not a `shape`, or `check` returns what
+    is wrong) raises DamagedFile naming the file and `fix`."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return default
+    if not raw.strip():
+        raise DamagedFile(path, "empty", fix)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DamagedFile(path, "not UTF-8 text", fix) from None
+    except ValueError:
+        raise DamagedFile(path, "not JSON", fix) from None
+    if not isinstance(data, shape):
+        raise DamagedFile(path, f"a JSON {type(data).__name__}, not an object", fix)
+    problem = check(data) if check else None
+    if problem:
+        raise DamagedFile(path, problem, fix)
+    return data
+
+
 class StackState:
     """The state file: target settings plus a record of every resource that exists."""
 
@@ -97,7 +132,8 @@ class StackState:
 
     @classmethod
     def load(cls, home: Home) -> "StackState | None":
-        data = read_json(home.state_file)
+        """The state file, None if there is none; DamagedFile if it cannot be trusted."""
+        data = load_json(home.state_file, STATE_FIX, check=_state_problem)
         return None if data is None else cls(home, data)
 
     @classmethod
@@ -134,6 +170,43 @@ class StackState:
             self.home.state_file.unlink()
         except FileNotFoundError:
             pass
+
+
+STATE_FIX = "run `orderhist down` to stop what is running, or move the file away"
+# Keys every state file has from its first save, and the types the code relies on.
+_STATE_TYPES = {"target": str, "prefix": str, "region": str, "resources": dict}
+_OPTIONAL_TYPES = {"endpoint": str, "account": str, "settings": dict, "faults": (int, float),
+                   "fault_seed": int}
+
+
+def _state_problem(data: dict) -> str | None:
+    for key, kind in _STATE_TYPES.items():
+        if not isinstance(data.get(key), kind):
+            return f"{key!r} is missing or not a {kind.__name__}"
+    for key, kind in _OPTIONAL_TYPES.items():
+        value = data.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"{key!r} has the wrong type"
+    if data["target"] not in (aws.LOCAL, aws.AWS):
+        return f"unknown target {data['target']!r}"
+    if not all(isinstance(record, dict) for record in data["resources"].values()):
+        return "a resource record is not an object"
+    return _settings_problem(data.get("settings") or {})
+
+
+def _settings_problem(settings: dict) -> str | None:
+    from dataclasses import fields
+
+    from orderhist.resources import Settings
+
+    known = {field.name: type(field.default) for field in fields(Settings)}
+    for key, value in settings.items():
+        kind = known.get(key)
+        if kind is None:
+            return f"unknown setting {key!r}"
+        if type(value) is not kind:
+            return f"setting {key!r} is not a {kind.__name__}"
+    return None
 
 
 def require_state(home: Home) -> StackState:

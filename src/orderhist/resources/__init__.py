@@ -92,7 +92,8 @@ class StackContext:
 
     def client(self, service: str):
         if service not in self._clients:
-            self._clients[service] = aws.client(service, self.target)
+            # Provisioning may take long locally too (uploads, a backend's first call).
+            self._clients[service] = aws.client(service, self.target, patient=True)
         return self._clients[service]
 
     def tags(self) -> dict[str, str]:

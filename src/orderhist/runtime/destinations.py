@@ -18,7 +18,7 @@ class Destinations:
         self._lock = threading.Lock()
         # Made here, on the supervisor's thread: boto3 sessions are not thread-safe to build
         # clients from, and SQS is the destination almost everyone uses.
-        self._clients["sqs"] = aws.client("sqs", target)
+        self._clients["sqs"] = aws.client("sqs", target, patient=True)
 
     def send(self, destination_arn: str, record: dict, *, mapping_uuid: str, shard_id: str,
              payload: dict | None = None) -> None:
@@ -44,7 +44,7 @@ class Destinations:
     def _client(self, service: str):
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = aws.client(service, self.target)
+                self._clients[service] = aws.client(service, self.target, patient=True)
             return self._clients[service]
 
     def _queue_url(self, parts: list[str]) -> str:

@@ -61,7 +61,13 @@ def write_stats(work_dir: Path, shards: list[ShardStats], runtime_error: str | N
 def read_stats(work_dir: Path) -> dict:
     """The runtime's last report, summed up: lag, invocations, errors, last error, and the
     per-shard detail under "shards". Missing file: zeros and `present: False`."""
-    data = read_json(Path(work_dir) / STATS_FILE) or {}
+    try:
+        data = read_json(Path(work_dir) / STATS_FILE) or {}
+    except (ValueError, OSError):  # counters are for people: a damaged file reads as none
+        data = {}
+    if not isinstance(data, dict) or not isinstance(data.get("shards", []), list) \
+            or not all(isinstance(shard, dict) for shard in data.get("shards", [])):
+        data = {}
     shards = data.get("shards", [])
     behind = [s["millis_behind_latest"] for s in shards
               if s.get("millis_behind_latest") is not None]

@@ -29,8 +29,10 @@ class Supervisor:
         self.target = target
         self.work_dir = work_dir
         self.only_functions = only_functions
-        self.lambda_client = aws.client("lambda", target)
-        self.kinesis = aws.client("kinesis", target, max_pool_connections=MAX_POOL_CONNECTIONS)
+        # Patient: a background loop that retries anyway, reading up to 10 MB a call.
+        self.lambda_client = aws.client("lambda", target, patient=True)
+        self.kinesis = aws.client("kinesis", target, patient=True,
+                                  max_pool_connections=MAX_POOL_CONNECTIONS)
         self.destinations = Destinations(target)
         self.pollers: dict[tuple[str, str], ShardPoller] = {}
         self.retired: list[ShardPoller] = []
