@@ -233,9 +233,13 @@ def _follow(state, table: str, customer: str) -> None:
 
 
 @cli.command()
+@click.option("--replay", is_flag=True,
+              help="Put the records of every batch the mapping gave up on back into the "
+                   "stream (read back from it while it still holds them), then remove those "
+                   "batches from the queue.")
 @json_option
 @pass_context
-def rejects(ctx: Context, as_json: bool) -> None:
+def rejects(ctx: Context, replay: bool, as_json: bool) -> None:
     """Records the Lambda refused, with the reason and the raw line, oldest first, and the
     batches the mapping gave up on. Nothing is consumed; a listing that could not read all
     of the queue says how much it missed and exits 1."""
@@ -244,20 +248,47 @@ def rejects(ctx: Context, as_json: bool) -> None:
 
     state = require_state(ctx.home)
     from orderhist.errors import OrderhistError
+
+    queue = state.resources.get("queue", {}).get("id")
+    if replay:
+        _replay(state, queue, as_json)
+        return
     from orderhist.rejects import list_rejects
 
-    found = list_rejects(state.target(), state.resources.get("table", {}).get("id"),
-                         state.resources.get("queue", {}).get("id"))
+    found = list_rejects(state.target(), state.resources.get("table", {}).get("id"), queue)
     if as_json:
         print_json(found.all)
     else:
         render.rejects_view(found.all)
+    if found.table_missing:
+        raise OrderhistError("the table does not exist, so its refused records could not be "
+                             "listed (only the queue's given-up batches are): run `orderhist up`")
     if not found.complete:
         # A partial list must not pass for the whole one, for a script least of all.
         raise OrderhistError(
             f"{found.unread} messages on the rejects queue could not be read (another "
             "reader holds them, or they arrived during the listing): run `orderhist rejects` "
             "again")
+
+
+def _replay(state, queue: str | None, as_json: bool) -> None:
+    from orderhist import render
+    from orderhist.errors import OrderhistError
+    from orderhist.replay import replay_given_up
+
+    if not queue:
+        raise OrderhistError("the stack has no rejects queue: run `orderhist up`")
+    done = replay_given_up(state.target(), queue)
+    if as_json:
+        print_json({"batches": done.batches, "records": done.records, "unread": done.unread,
+                    "not_replayed": [{"shardId": shard, "sequenceNumbers": span, "reason": why}
+                                     for shard, span, why in done.not_replayed]})
+    else:
+        render.replay_view(done)
+    if done.not_replayed or done.unread:
+        raise OrderhistError(
+            f"{len(done.not_replayed)} given-up batches could not be replayed and "
+            f"{done.unread} queue messages could not be read; they stay on the queue")
 
 
 @cli.command()

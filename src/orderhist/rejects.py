@@ -34,6 +34,7 @@ class Rejects:
     refused: list[dict] = field(default_factory=list)   # from the table, oldest first
     given_up: list[dict] = field(default_factory=list)  # batch infos from the queue
     unread: int = 0  # messages the queue holds that this listing could not read
+    table_missing: bool = False  # the refused records could not be read: no table
 
     @property
     def all(self) -> list[dict]:
@@ -41,14 +42,20 @@ class Rejects:
 
     @property
     def complete(self) -> bool:
-        return self.unread == 0
+        return self.unread == 0 and not self.table_missing
 
 
 def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -> Rejects:
     """Every refused record and every given-up batch, each once."""
     found = Rejects()
     if table:
-        found.refused = refused(target, table)
+        try:
+            found.refused = refused(target, table)
+        except Exception as error:
+            # Given-up batches matter most when the table is gone: list them all the same.
+            if aws.error_code(error) != "ResourceNotFoundException":
+                raise
+            found.table_missing = True
     if queue_url:
         messages, found.unread = read_queue(target, queue_url)
         known = {_identity(r) for r in found.refused}
@@ -119,43 +126,81 @@ def count_refused(target: aws.Target, table: str) -> int:
 
 def read_queue(target: aws.Target, queue_url: str) -> tuple[list[dict], int]:
     """(every distinct message body read, oldest first; how many the queue holds unread)."""
-    sqs = aws.client("sqs", target)
-    expected = _queue_depth(sqs, queue_url)
-    seen: dict[str, dict] = {}
-    handles: list[str] = []
-    deadline = time.monotonic() + SCAN_BUDGET_S
-    empty_receives = 0
-    try:
+    with HeldQueue(target, queue_url) as held:
+        return [body for body, _ in held.distinct()], held.unread
+
+
+class HeldQueue:
+    """Every message the queue gives up, held hidden for the time of one `with` block; what
+    is not deleted in it is made visible again at its end."""
+
+    def __init__(self, target: aws.Target, queue_url: str):
+        self.target, self.queue_url = target, queue_url
+        self.sqs = aws.client("sqs", target)
+        self.messages: list[dict] = []  # distinct by MessageId, oldest first
+        self.unread = 0
+        self._handles: list[str] = []
+
+    def __enter__(self) -> "HeldQueue":
+        try:
+            self._receive_all()
+        except BaseException:
+            self.release()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def distinct(self) -> list[tuple[dict, list[str]]]:
+        """(parsed body, receipt handles of every copy) per distinct message: delivery is
+        at-least-once, so a batch can be given up on, and sent, twice."""
+        unique: dict[tuple, tuple[dict, list[str]]] = {}
+        for index, message in enumerate(self.messages):
+            body = _parse(message["Body"])
+            entry = unique.setdefault(_identity(body) or ("message", index), (body, []))
+            entry[1].append(message["ReceiptHandle"])
+        return list(unique.values())
+
+    def delete(self, handles: list[str]) -> None:
+        for start in range(0, len(handles), SQS_BATCH):
+            chunk = handles[start:start + SQS_BATCH]
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": handle} for i, handle in enumerate(chunk)])
+        gone = set(handles)
+        self._handles = [handle for handle in self._handles if handle not in gone]
+
+    def release(self) -> None:
+        _make_visible(self.sqs, self.queue_url, self._handles)
+        self._handles = []
+
+    def _receive_all(self) -> None:
+        expected = _queue_depth(self.sqs, self.queue_url)
+        seen: dict[str, dict] = {}
+        deadline = time.monotonic() + SCAN_BUDGET_S
+        empty_receives = 0
         while len(seen) < expected and time.monotonic() < deadline:
-            reply = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=SQS_BATCH,
+            reply = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=SQS_BATCH,
                 VisibilityTimeout=SCAN_VISIBILITY_S,
                 # Long polling asks every SQS server; the emulator is one server.
-                WaitTimeSeconds=0 if target.is_local else 1,
+                WaitTimeSeconds=0 if self.target.is_local else 1,
                 MessageSystemAttributeNames=["SentTimestamp"],
             )
             messages = reply.get("Messages", [])
             if not messages:
                 empty_receives += 1
-                if target.is_local or empty_receives >= AWS_EMPTY_RECEIVES:
+                if self.target.is_local or empty_receives >= AWS_EMPTY_RECEIVES:
                     break
                 continue
             empty_receives = 0
             for message in messages:
-                handles.append(message["ReceiptHandle"])
+                self._handles.append(message["ReceiptHandle"])
                 seen.setdefault(message["MessageId"], message)
         # What is still visible, or hidden by another reader, is what this scan missed.
-        unread = max(0, _queue_depth(sqs, queue_url) - len(seen))
-    finally:
-        _make_visible(sqs, queue_url, handles)
-    ordered = sorted(seen.values(),
-                     key=lambda m: int(m.get("Attributes", {}).get("SentTimestamp", 0)))
-    bodies = [_parse(message["Body"]) for message in ordered]
-    unique: dict[tuple, dict] = {}
-    for index, body in enumerate(bodies):
-        # Delivery is at-least-once: a batch can be given up on, and sent, twice.
-        unique.setdefault(_identity(body) or ("message", index), body)
-    return list(unique.values()), unread
+        self.unread = max(0, _queue_depth(self.sqs, self.queue_url) - len(seen))
+        self.messages = sorted(seen.values(),
+                               key=lambda m: int(m.get("Attributes", {}).get("SentTimestamp", 0)))
 
 
 def is_batch_info(message: dict) -> bool:

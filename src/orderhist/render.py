@@ -241,6 +241,14 @@ def rejects_view(rejects: list[dict]) -> None:
     console.print(table)
 
 
+def replay_view(done) -> None:
+    console.print(Text.assemble(("replayed ", "bold"), f"{done.batches} given-up batches, "
+                                f"{done.records} records put back into the stream"))
+    for shard, span, why in done.not_replayed:
+        console.print(Text.assemble(("not replayed ", "yellow"), safe(f"{shard} {span}: "),
+                                    safe(why)))
+
+
 def dataset_view(facts: dict) -> None:
     from rich.panel import Panel
 
