@@ -175,7 +175,8 @@ def _parse_timestamp(value):
 # margin for a loaded machine, and one retry rides out a pause of the emulator's collector.
 # A stalled emulator fails a command in ~3 + 1 + 3 s instead of botocore's 60 s x retries.
 LOCAL_QUICK = {"connect_timeout": 1, "read_timeout": 3,
-               "retries": {"max_attempts": 2, "mode": "standard"}}
+               # total: botocore's "max_attempts" counts the retries only
+               "retries": {"total_max_attempts": 2, "mode": "standard"}}
 # For calls that may legitimately take long, and for the background processes whose loops
 # retry anyway: `up`'s provisioning (the artifacts upload takes ~1 s a file, the emulator's
 # first EC2 call ~1 s) and the runtime's polling.
