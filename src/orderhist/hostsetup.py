@@ -52,9 +52,10 @@ def agent_config(agent: str, *, stream: str, region: str) -> dict:
         "maxBufferAgeMillis": 1000,
         "maxBufferSizeRecords": 500,
     }
-    config = {"cloudwatch.emitMetrics": False, "kinesis.endpoint":
-              f"https://kinesis.{region}.amazonaws.com", "flows": [flow]}
+    config = {"cloudwatch.emitMetrics": False, "flows": [flow]}
     if agent == KINESIS_AGENT:
+        # The Java agent's SDK v1 client talks to us-east-1 unless given an endpoint.
+        config["kinesis.endpoint"] = f"https://kinesis.{region}.amazonaws.com"
         flow["partitionKeyOption"] = "RANDOM"
         # Under /var/run the checkpoints vanish at reboot and everything is sent again.
         config["checkpointFile"] = "/var/lib/aws-kinesis-agent/checkpoints"
@@ -66,6 +67,7 @@ def agent_config(agent: str, *, stream: str, region: str) -> dict:
             "customFieldNames": ["InvoiceNo", "StockCode", "Description", "Quantity",
                                  "InvoiceDate", "UnitPrice", "CustomerID", "Country",
                                  "LineNo", "EmittedAt"]}]
+        # The region alone: boto3 then finds the regional endpoint (or AWS_ENDPOINT_URL).
         config["kinesis.region"] = region
         config["checkpointFile"] = f"{HOST_HOME}/agent/checkpoints.json"
     return config
@@ -83,17 +85,23 @@ exec > >(tee -a /var/log/orderhist-setup.log) 2>&1
 
 BUCKET="{bucket}"
 REGION="{region}"
+# The bucket's name can be guessed: code from it runs as root here, so every read insists
+# that the bucket belongs to this instance's own account.
+ACCOUNT="$(aws sts get-caller-identity --region "$REGION" --query Account --output text)"
+fetch() {{
+  aws s3api get-object --region "$REGION" --bucket "$BUCKET" --key "$1" \\
+    --expected-bucket-owner "$ACCOUNT" "$2" >/dev/null
+}}
 dnf install -y {HOST_PYTHON} {HOST_PYTHON}-pip unzip
 {HOST_PYTHON} -m pip install --quiet boto3 click rich
 
 install -d -m 0755 "{HOST_CODE_DIR}" "{HOST_LOG_DIR}"
 install -d -m 0700 "{HOST_HOME}"
-aws s3 cp --region "$REGION" "s3://$BUCKET/{CODE_KEY}" /tmp/orderhist.zip
+fetch "{CODE_KEY}" /tmp/orderhist.zip
 unzip -o -q /tmp/orderhist.zip -d "{HOST_CODE_DIR}"
 install -d -m 0755 "{HOST_CODE_DIR}/orderhist/data"
-aws s3 cp --region "$REGION" "s3://$BUCKET/{DATASET_KEY}" \\
-  "{HOST_CODE_DIR}/orderhist/data/OnlineRetail.csv"
-aws s3 cp --region "$REGION" "s3://$BUCKET/{AGENT_CONFIG_KEY}" /tmp/agent.json
+fetch "{DATASET_KEY}" "{HOST_CODE_DIR}/orderhist/data/OnlineRetail.csv"
+fetch "{AGENT_CONFIG_KEY}" /tmp/agent.json
 
 cat > /usr/local/bin/orderhist <<'WRAPPER'
 #!/bin/bash
@@ -103,18 +111,7 @@ WRAPPER
 chmod 0755 /usr/local/bin/orderhist
 """
     if agent == KINESIS_AGENT:
-        return common + """
-# The AL2023 package's init script expects this group and user and does not create them.
-getent group aws-kinesis-agent-user >/dev/null || groupadd --system aws-kinesis-agent-user
-id aws-kinesis-agent-user >/dev/null 2>&1 || \\
-  useradd --system --gid aws-kinesis-agent-user --no-create-home aws-kinesis-agent-user
-dnf install -y aws-kinesis-agent
-install -d -o aws-kinesis-agent-user -g aws-kinesis-agent-user -m 0750 \\
-  /var/lib/aws-kinesis-agent
-install -m 0644 /tmp/agent.json /etc/aws-kinesis/agent.json
-systemctl enable aws-kinesis-agent
-systemctl restart aws-kinesis-agent
-"""
+        return common + KINESIS_AGENT_SETUP
     return common + f"""
 install -m 0600 /tmp/agent.json /etc/orderhist-agent.json
 cat > /etc/systemd/system/orderhist-agent.service <<'UNIT'
@@ -133,6 +130,32 @@ WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
 systemctl enable --now orderhist-agent
+"""
+
+
+# The package first: its %pre makes aws-kinesis-agent-user as it wants it (no login shell,
+# its own home) and a user made earlier would make that useradd fail. On AL2023 the user
+# then lacks its group (awslabs/amazon-kinesis-agent#269), and the init script's
+# `install -o aws-kinesis-agent-user -g aws-kinesis-agent-user` stops the service: add the
+# group, make it the user's, own the package's directories by it, and only then start.
+KINESIS_AGENT_SETUP = """
+dnf install -y aws-kinesis-agent
+getent group aws-kinesis-agent-user >/dev/null || groupadd --system aws-kinesis-agent-user
+if id -u aws-kinesis-agent-user >/dev/null 2>&1; then
+  usermod --gid aws-kinesis-agent-user aws-kinesis-agent-user
+else  # the package's useradd failed: make the user as its %pre would have
+  useradd --system --gid aws-kinesis-agent-user --shell /sbin/nologin \\
+    --home-dir /usr/share/aws-kinesis-agent --comment "Streaming Data Agent" \\
+    aws-kinesis-agent-user
+fi
+install -d -o aws-kinesis-agent-user -g aws-kinesis-agent-user -m 0755 \\
+  /var/log/aws-kinesis-agent /var/run/aws-kinesis-agent
+# Checkpoints here, not under /var/run (wiped at boot: everything would be sent again).
+install -d -o aws-kinesis-agent-user -g aws-kinesis-agent-user -m 0750 \\
+  /var/lib/aws-kinesis-agent
+install -m 0644 /tmp/agent.json /etc/aws-kinesis/agent.json
+systemctl enable aws-kinesis-agent
+systemctl restart aws-kinesis-agent
 """
 
 

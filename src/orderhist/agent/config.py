@@ -309,12 +309,14 @@ def _int(obj: dict, key: str, default: int, low: int, high: int, where: str) -> 
 
 
 def _optional_text(obj: dict, key: str) -> str | None:
+    # "" means not set: the Kinesis Agent's own default agent.json ships
+    # "kinesis.endpoint": "", and the real agent skips it (Strings.isNullOrEmpty).
     value = obj.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip():
-        raise UsageProblem(f"`{key}` must be a non-empty string")
-    return value.strip()
+    if not isinstance(value, str):
+        raise UsageProblem(f"`{key}` must be a string")
+    return value.strip() or None
 
 
 def _path(obj: dict, key: str, default: Path) -> Path:
