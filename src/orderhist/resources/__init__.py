@@ -10,15 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from orderhist import aws
-from orderhist.aws import error_code
+from orderhist import aws, aws_errors
 
 STACK_TAG = "orderhist:stack"
-NOT_FOUND = {
-    "ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket", "404",
-    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "InvalidGroup.NotFound",
-    "InvalidInstanceID.NotFound", "NotFound",
-}
+# IAM is account-wide: the region tag tells two stacks of one prefix apart (see Names).
+REGION_TAG = "orderhist:region"
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 
 
@@ -40,13 +36,21 @@ class Names:
     def function(self) -> str:
         return f"{self.prefix}-ingest"
 
+    # IAM names are account-wide while everything else is regional, so the roles and the
+    # instance profile carry the region: two stacks of one prefix in two regions never share
+    # (or rewrite, or delete) each other's. The longest prefix (validate.PREFIX_MAX) and the
+    # longest region keep these within IAM's 64 characters for a role name.
     @property
     def ingest_role(self) -> str:
-        return f"{self.prefix}-ingest-role"
+        return f"{self.prefix}-{self.region}-ingest"
 
     @property
     def host_role(self) -> str:
-        return f"{self.prefix}-host-role"
+        return f"{self.prefix}-{self.region}-host"
+
+    @property
+    def host_profile(self) -> str:
+        return self.host_role
 
     @property
     def queue(self) -> str:
@@ -97,12 +101,11 @@ class StackContext:
         return self._clients[service]
 
     def tags(self) -> dict[str, str]:
-        return {STACK_TAG: self.names.prefix}
+        return {STACK_TAG: self.names.prefix, REGION_TAG: self.names.region}
 
 
 def missing(error: Exception) -> bool:
-    return error_code(error) in NOT_FOUND or "not found" in str(error).lower() \
-        or "does not exist" in str(error).lower()
+    return aws_errors.is_missing(error)
 
 
 def unless_missing(call, *args, **kwargs):
@@ -116,18 +119,24 @@ def unless_missing(call, *args, **kwargs):
         return None
 
 
-def retry_while_propagating(call, attempts: int = 12):
-    """IAM is eventually consistent: a role just made may not yet be assumable."""
-    for attempt in range(attempts):
+def retry_while_propagating(call, timeout: float = 150.0, first_pause: float = 0.5,
+                            max_pause: float = 8.0):
+    """Call `call` until the service it calls sees the role or instance profile just made.
+
+    IAM is eventually consistent: for seconds (rarely minutes) after CreateRole,
+    PutRolePolicy or AddRoleToInstanceProfile, Lambda and EC2 refuse them with errors that
+    `aws_errors` knows as PROPAGATING. Anything else is raised at once, and so is the last
+    refusal when `timeout` (terraform's IAM propagation bound is 2 minutes) runs out."""
+    deadline = time.monotonic() + timeout
+    pause = first_pause
+    while True:
         try:
             return call()
-        except Exception as error:  # botocore's ClientError, checked by its text
-            text = str(error)
-            propagating = "cannot be assumed" in text or "Invalid IamInstanceProfile" in text \
-                or ("role" in text.lower() and error_code(error) == "InvalidParameterValueException")
-            if not propagating or attempt == attempts - 1:
+        except Exception as error:  # botocore's ClientError, told apart by aws_errors
+            if not aws_errors.is_propagating(error) or time.monotonic() + pause > deadline:
                 raise
-            time.sleep(min(10.0, 0.5 * 2 ** attempt))
+            time.sleep(pause)
+            pause = min(max_pause, pause * 2)
 
 
 class Resource:

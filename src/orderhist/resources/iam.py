@@ -1,11 +1,37 @@
-"""The roles (each with one inline, least-privilege policy) and the host's instance profile."""
+"""The roles (each with one inline, least-privilege policy) and the host's instance profile.
+
+IAM is account-wide, so the names carry the region (see Names); still, a role of that name
+may have been made by hand or by another tool. So a role or profile is this stack's only when
+it carries both tags, `orderhist:stack=<prefix>` and
+`orderhist:region=<region>`: `find` adopts nothing else, `create` refuses to take its name
+over, and `delete` leaves it alone.
+"""
 from __future__ import annotations
 
 import json
 from urllib.parse import unquote
 
-from orderhist import policies
-from orderhist.resources import UNCHANGED, UPDATED, Resource, missing
+from orderhist import aws_errors, policies
+from orderhist.errors import OrderhistError
+from orderhist.resources import REGION_TAG, STACK_TAG, UNCHANGED, UPDATED, Resource, missing
+
+POLICY_NAME = "orderhist"
+
+
+def _tag_list(ctx) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in ctx.tags().items()]
+
+
+def _ours(ctx, tags: list[dict] | None) -> bool:
+    found = {tag["Key"]: tag["Value"] for tag in tags or []}
+    return found.get(STACK_TAG) == ctx.names.prefix and found.get(REGION_TAG) == ctx.names.region
+
+
+def _taken(kind: str, name: str, ctx) -> OrderhistError:
+    return OrderhistError(
+        f"the IAM {kind} {name} already exists and is not this stack's (it lacks the tags "
+        f"{STACK_TAG}={ctx.names.prefix} and {REGION_TAG}={ctx.names.region}): "
+        f"choose another --prefix, or delete that {kind} if it is yours to delete")
 
 
 class Role(Resource):
@@ -20,30 +46,38 @@ class Role(Resource):
     def role_name(self, ctx) -> str:
         return self._role_name(ctx.names)
 
-    def find(self, ctx):
+    def _get(self, ctx, name: str) -> dict | None:
         try:
-            role = ctx.client("iam").get_role(RoleName=self.role_name(ctx))["Role"]
+            return ctx.client("iam").get_role(RoleName=name)["Role"]
         except Exception as error:
             if missing(error):
                 return None
             raise
+
+    def find(self, ctx):
+        role = self._get(ctx, self.role_name(ctx))
+        if role is None or not _ours(ctx, role.get("Tags")):
+            return None
         return {"id": role["RoleName"], "arn": role["Arn"]}
 
     def create(self, ctx):
-        iam = ctx.client("iam")
-        role = iam.create_role(
-            RoleName=self.role_name(ctx),
-            AssumeRolePolicyDocument=policies.trust_policy(self._service),
-            Tags=[{"Key": k, "Value": v} for k, v in ctx.tags().items()],
-        )["Role"]
-        iam.put_role_policy(RoleName=role["RoleName"], PolicyName="orderhist",
+        iam, name = ctx.client("iam"), self.role_name(ctx)
+        try:
+            role = iam.create_role(
+                RoleName=name, AssumeRolePolicyDocument=policies.trust_policy(self._service),
+                Tags=_tag_list(ctx))["Role"]
+        except Exception as error:
+            if aws_errors.code(error) == "EntityAlreadyExists":
+                raise _taken("role", name, ctx) from None
+            raise
+        iam.put_role_policy(RoleName=role["RoleName"], PolicyName=POLICY_NAME,
                             PolicyDocument=self._policy(ctx))
         return {"id": role["RoleName"], "arn": role["Arn"]}
 
     def drift(self, ctx, found):
         try:
             document = ctx.client("iam").get_role_policy(
-                RoleName=found["id"], PolicyName="orderhist")["PolicyDocument"]
+                RoleName=found["id"], PolicyName=POLICY_NAME)["PolicyDocument"]
         except Exception as error:
             if not missing(error):
                 raise
@@ -55,11 +89,14 @@ class Role(Resource):
     def update(self, ctx, found):
         if not self.drift(ctx, found):
             return UNCHANGED, found
-        ctx.client("iam").put_role_policy(RoleName=found["id"], PolicyName="orderhist",
+        ctx.client("iam").put_role_policy(RoleName=found["id"], PolicyName=POLICY_NAME,
                                           PolicyDocument=self._policy(ctx))
         return UPDATED, found
 
     def delete(self, ctx, record):
+        role = self._get(ctx, record["id"])
+        if role is None or not _ours(ctx, role.get("Tags")):
+            return  # gone already, or another stack's: never ours to delete
         iam = ctx.client("iam")
         try:
             for policy in iam.list_role_policies(RoleName=record["id"])["PolicyNames"]:
@@ -79,25 +116,32 @@ class InstanceProfile(Resource):
 
     name = "host_profile"
 
-    def find(self, ctx):
-        iam = ctx.client("iam")
+    @staticmethod
+    def _get(ctx, name: str) -> dict | None:
         try:
-            profile = iam.get_instance_profile(
-                InstanceProfileName=ctx.names.host_role)["InstanceProfile"]
+            return ctx.client("iam").get_instance_profile(
+                InstanceProfileName=name)["InstanceProfile"]
         except Exception as error:
             if missing(error):
                 return None
             raise
+
+    def find(self, ctx):
+        profile = self._get(ctx, ctx.names.host_profile)
+        if profile is None or not _ours(ctx, profile.get("Tags")):
+            return None
         return {"id": profile["InstanceProfileName"], "arn": profile["Arn"],
                 "roles": [role["RoleName"] for role in profile.get("Roles", [])]}
 
     def create(self, ctx):
-        iam = ctx.client("iam")
-        iam.create_instance_profile(
-            InstanceProfileName=ctx.names.host_role,
-            Tags=[{"Key": k, "Value": v} for k, v in ctx.tags().items()])
-        iam.add_role_to_instance_profile(
-            InstanceProfileName=ctx.names.host_role, RoleName=ctx.names.host_role)
+        iam, name = ctx.client("iam"), ctx.names.host_profile
+        try:
+            iam.create_instance_profile(InstanceProfileName=name, Tags=_tag_list(ctx))
+        except Exception as error:
+            if aws_errors.code(error) == "EntityAlreadyExists":
+                raise _taken("instance profile", name, ctx) from None
+            raise
+        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=ctx.names.host_role)
         return self.find(ctx)
 
     def drift(self, ctx, found):
@@ -111,12 +155,15 @@ class InstanceProfile(Resource):
         return UPDATED, self.find(ctx)
 
     def delete(self, ctx, record):
+        profile = self._get(ctx, record["id"])
+        if profile is None or not _ours(ctx, profile.get("Tags")):
+            return  # gone already, or another stack's
         iam = ctx.client("iam")
         try:
-            for role in record.get("roles") or [ctx.names.host_role]:
+            for role in profile.get("Roles", []):
                 try:
                     iam.remove_role_from_instance_profile(
-                        InstanceProfileName=record["id"], RoleName=role)
+                        InstanceProfileName=record["id"], RoleName=role["RoleName"])
                 except Exception as error:
                     if not missing(error):
                         raise

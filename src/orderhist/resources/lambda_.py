@@ -106,9 +106,11 @@ class Mapping(Resource):
                 "config": mapping}
 
     def create(self, ctx):
-        mapping = ctx.client("lambda").create_event_source_mapping(
+        # Lambda checks here that the role may read the stream and send to the OnFailure
+        # queue; right after the role's policy is written it may not see that yet.
+        mapping = retry_while_propagating(lambda: ctx.client("lambda").create_event_source_mapping(
             EventSourceArn=ctx.records["stream"]["arn"], FunctionName=ctx.names.function,
-            StartingPosition="TRIM_HORIZON", Enabled=True, **_mapping_config(ctx))
+            StartingPosition="TRIM_HORIZON", Enabled=True, **_mapping_config(ctx)))
         return {"id": mapping["UUID"], "arn": mapping.get("EventSourceMappingArn")}
 
     def drift(self, ctx, found):
@@ -119,7 +121,8 @@ class Mapping(Resource):
         record = {"id": found["id"], "arn": found["arn"]}
         if not self.drift(ctx, found):
             return UNCHANGED, record
-        ctx.client("lambda").update_event_source_mapping(UUID=found["id"], **_mapping_config(ctx))
+        retry_while_propagating(lambda: ctx.client("lambda").update_event_source_mapping(
+            UUID=found["id"], **_mapping_config(ctx)))
         return UPDATED, record
 
     def delete(self, ctx, record):
