@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orderhist import policies
-from orderhist.resources import StackContext
-from orderhist.resources.artifacts import Artifacts
-from orderhist.resources.data import Bucket, Queue, Stream, Table
+from orderhist.resources import CREATED, UPDATED, StackContext, machine
+from orderhist.resources.artifacts import Artifacts, Bucket, BucketNotOurs
+from orderhist.resources.data import Queue, Stream, Table
 from orderhist.resources.host import Instance, SecurityGroup
 from orderhist.resources.iam import InstanceProfile, Role
 from orderhist.resources.lambda_ import Function, Mapping
+from orderhist.resources.logs import LogGroup
 from orderhist.state import StackState
 
 ARTIFACTS_PREFIX = "host"
@@ -49,6 +50,7 @@ def plan() -> list:
         Role("ingest_role", lambda n: n.ingest_role, "lambda.amazonaws.com", _ingest_policy),
         Role("host_role", lambda n: n.host_role, "ec2.amazonaws.com", _host_policy),
         InstanceProfile(),
+        LogGroup(),  # before the function, which would make it without a retention
         Function(),
         Mapping(),
         SecurityGroup(),
@@ -63,23 +65,57 @@ class Step:
     id: str
 
 
+def preflight(ctx: StackContext) -> None:
+    """What can be refused before anything is made: an instance type EC2 does not know
+    (UsageProblem, exit 2). (A bucket name another account holds is refused by the first
+    resource of the plan, before anything is made either.)"""
+    machine.describe(ctx, ctx.settings.instance_type)
+
+
 def apply(ctx: StackContext, state: StackState,
           progress: Callable[[str, str], None] = lambda name, what: None) -> list[Step]:
-    """Create what is missing, update what drifted; record each resource as it is made."""
+    """Create what is missing, update what drifted, replace what cannot be updated; record
+    each resource as it is made (and forget it as it goes)."""
+    preflight(ctx)
     steps = []
     for resource in plan():
         progress(resource.name, "checking")
-        action, record = resource.ensure(ctx)
+        if hasattr(resource, "replacement"):
+            action, record, said = _ensure_replaceable(resource, ctx, state, progress)
+        else:
+            (action, record), said = resource.ensure(ctx), None
         ctx.records[resource.name] = record
         state.record(resource.name, **record)
         steps.append(Step(resource.name, action, record.get("arn") or record.get("id", "")))
-        progress(resource.name, action)
+        progress(resource.name, said or action)
     return steps
+
+
+def _ensure_replaceable(resource, ctx: StackContext, state: StackState, progress
+                        ) -> tuple[str, dict, str | None]:
+    """ensure() for a resource that some changes replace (the host): the old one is deleted
+    and forgotten, then the new one made and recorded by the caller."""
+    found = resource.find(ctx)
+    if found is None:
+        return CREATED, resource.create(ctx), None
+    reasons = resource.replacement(ctx, found)
+    if reasons:
+        progress(resource.name, "deleting")
+        resource.delete(ctx, found)
+        state.forget(resource.name)
+        progress(resource.name, "checking")
+        return UPDATED, resource.create(ctx), f"replaced ({', '.join(reasons)})"
+    changes = resource.drift(ctx, found)
+    action, record = resource.update(ctx, found)
+    said = f"{getattr(resource, 'update_verb', 'updated')} ({', '.join(changes)})" \
+        if changes else None
+    return action, record, said
 
 
 def dry_run(ctx: StackContext) -> list[Step]:
     """What `apply` would do, touching nothing. A resource that depends on one still to be
     made cannot be inspected further; it is listed as to be created."""
+    preflight(ctx)
     steps = []
     for resource in plan():
         try:
@@ -91,10 +127,21 @@ def dry_run(ctx: StackContext) -> list[Step]:
             ctx.records[resource.name] = {"id": f"<{resource.name}>", "arn": f"<{resource.name}>"}
         else:
             ctx.records[resource.name] = found
-            changes = resource.drift(ctx, found)
-            action = f"would update ({', '.join(changes)})" if changes else "unchanged"
-            steps.append(Step(resource.name, action, found.get("arn") or found.get("id", "")))
+            steps.append(Step(resource.name, _would(resource, ctx, found),
+                              found.get("arn") or found.get("id", "")))
     return steps
+
+
+def _would(resource, ctx: StackContext, found: dict) -> str:
+    """A dry run's words for an existing resource, e.g. "would replace instance (instance
+    type t4g.small -> m7g.medium)" or "would re-run host set-up (code changed)"."""
+    reasons = resource.replacement(ctx, found) if hasattr(resource, "replacement") else []
+    if reasons:
+        return f"would replace {getattr(resource, 'noun', resource.name)} ({', '.join(reasons)})"
+    changes = resource.drift(ctx, found)
+    if not changes:
+        return "unchanged"
+    return f"would {getattr(resource, 'update_verb', 'update')} ({', '.join(changes)})"
 
 
 def check(ctx: StackContext, state: StackState) -> dict[str, dict]:
@@ -104,7 +151,7 @@ def check(ctx: StackContext, state: StackState) -> dict[str, dict]:
         record = state.resources.get(resource.name, {})
         try:
             found = resource.find(ctx)
-        except KeyError:
+        except (KeyError, BucketNotOurs):  # the bucket of that name is not the stack's
             found = None
         if found:
             ctx.records[resource.name] = found

@@ -1,44 +1,8 @@
-"""Where the orders flow and rest: the artifacts bucket, the stream, the table, the rejects queue."""
+"""Where the orders flow and rest: the stream, the table, the rejects queue (the artifacts
+bucket lives with its artifacts, in `artifacts`)."""
 from __future__ import annotations
 
 from orderhist.resources import UNCHANGED, UPDATED, Resource, missing, unless_missing
-
-
-class Bucket(Resource):
-    name = "bucket"
-
-    def find(self, ctx):
-        if unless_missing(ctx.client("s3").head_bucket, Bucket=ctx.names.bucket) is None:
-            return None
-        return {"id": ctx.names.bucket, "arn": f"arn:aws:s3:::{ctx.names.bucket}"}
-
-    def create(self, ctx):
-        s3, bucket = ctx.client("s3"), ctx.names.bucket
-        extra = {} if ctx.names.region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": ctx.names.region}}
-        s3.create_bucket(Bucket=bucket, **extra)
-        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True, "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
-            {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [
-            {"Key": k, "Value": v} for k, v in ctx.tags().items()]})
-        return {"id": bucket, "arn": f"arn:aws:s3:::{bucket}"}
-
-    def delete(self, ctx, record):
-        s3 = ctx.client("s3")
-        try:
-            paginator = s3.get_paginator("list_object_versions")
-            for page in paginator.paginate(Bucket=record["id"]):
-                objects = [{"Key": o["Key"], "VersionId": o["VersionId"]}
-                           for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-                if objects:
-                    s3.delete_objects(Bucket=record["id"], Delete={"Objects": objects})
-            s3.delete_bucket(Bucket=record["id"])
-        except Exception as error:
-            if not missing(error):
-                raise
 
 
 class Stream(Resource):
