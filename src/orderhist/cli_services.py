@@ -9,22 +9,33 @@ from orderhist import cli_options as checked
 from orderhist.cli import Context, cli, pass_context, print_json
 
 
-@cli.group(hidden=True)
+@cli.group()
 def emulator() -> None:
-    """The embedded local AWS (started by `up`)."""
+    """The embedded local AWS (`up` starts it for the local target)."""
 
 
 @emulator.command("serve")
-@click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="0 picks a free port.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Port on 127.0.0.1 (0 picks a free one, printed at start).")
+@click.option("--port-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the port and pid to this file once listening.")
 @click.option("--faults", type=checked.FAULT_RATE, default=0.0,
               help="Fraction of data-plane calls or entries to fail.")
 @click.option("--fault-seed", type=int, help="Seed of the injected faults, to replay a run.")
-def emulator_serve(port_file: Path, port: int, faults: float, fault_seed: int | None) -> None:
-    """Serve the local AWS on 127.0.0.1 in the foreground."""
+@click.option("--consistency-delay", type=checked.finite("--consistency-delay", 0, 600),
+              default=0.0,
+              help="Seconds of AWS's eventual consistency: new roles and instance profiles "
+                   "refused as not yet usable, streams and tables CREATING/DELETING, mappings "
+                   "Creating, instances pending/shutting-down, and a deleted queue's name "
+                   "refused for 12 times as long (AWS: 60 s). 0 (default): none.")
+def emulator_serve(port: int, port_file: Path | None, faults: float, fault_seed: int | None,
+                   consistency_delay: float) -> None:
+    """Serve the local AWS on 127.0.0.1 in the foreground, until Ctrl-C: for scripts, tests
+    and `up --target aws --endpoint-url http://127.0.0.1:PORT`."""
     from orderhist import emulator as emulator_module
 
-    emulator_module.serve(port_file, port, faults=faults, fault_seed=fault_seed)
+    emulator_module.serve(port_file, port, faults=faults, fault_seed=fault_seed,
+                          consistency_delay=consistency_delay)
 
 
 @cli.group()

@@ -120,9 +120,9 @@ def set_faults(endpoint: str, rate: float, seed: int | None = None) -> dict:
 # ---------------------------------------------------------------------------------------------
 # The serving side (imports moto).
 
-def serve(port_file: Path, port: int = 0, faults: float = 0.0,
-          fault_seed: int | None = None) -> None:
+def serve(port_file: Path | None, port: int = 0, faults: float = 0.0,
+          fault_seed: int | None = None, consistency_delay: float = 0.0) -> None:
     """Serve the local AWS on 127.0.0.1 in the foreground, until SIGTERM."""
     from orderhist.emulator import server
 
-    server.serve(port_file, port, faults, fault_seed)
+    server.serve(port_file, port, faults, fault_seed, consistency_delay)

@@ -36,8 +36,8 @@ DYNAMODB_LOCK = threading.RLock()
 SQS_LOCK = threading.RLock()
 
 
-def serve(port_file_path: Path, port: int = 0, faults: float = 0.0,
-          fault_seed: int | None = None) -> None:
+def serve(port_file_path: Path | None, port: int = 0, faults: float = 0.0,
+          fault_seed: int | None = None, consistency_delay: float = 0.0) -> None:
     check_fault_rate(faults)
     check_moto_version()
     fast = os.environ.get(FAST_ENV, "1") != "0"
@@ -45,6 +45,7 @@ def serve(port_file_path: Path, port: int = 0, faults: float = 0.0,
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from orderhist.emulator import fast_sqs, fastpath, httpd, patches
+    from orderhist.emulator.consistency import Consistency
     from orderhist.emulator.faults import FaultInjector
 
     if fast:
@@ -55,7 +56,8 @@ def serve(port_file_path: Path, port: int = 0, faults: float = 0.0,
     moto_app = DomainDispatcherApplication(create_backend_app)
     dispatcher = fastpath.Dispatcher(moto_app, injector, KINESIS_LOCK, DYNAMODB_LOCK,
                                      enabled=fast)
-    server = httpd.make(HOST, port, _with_own_routes(dispatcher))
+    consistency = Consistency(dispatcher, consistency_delay)
+    server = httpd.make(HOST, port, _with_own_routes(dispatcher, consistency))
     bound = server.server_address[1]
     _patch_lambda_code_location(f"http://{HOST}:{bound}")
 
@@ -67,10 +69,13 @@ def serve(port_file_path: Path, port: int = 0, faults: float = 0.0,
 
     signal.signal(signal.SIGTERM, exit_now)
     signal.signal(signal.SIGINT, exit_now)
-    write_json_atomic(port_file_path, {"port": bound, "pid": os.getpid()})
+    if port_file_path is not None:
+        write_json_atomic(port_file_path, {"port": bound, "pid": os.getpid()})
     mode = "fast" if fast else "stock moto"
+    eventual = f"; AWS's eventual consistency, {consistency_delay:g} s" \
+        if consistency_delay > 0 else ""
     print(f"orderhist emulator ({mode}) listening on http://{HOST}:{bound}; "
-          f"faults {injector.describe()}", flush=True)
+          f"faults {injector.describe()}{eventual}", flush=True)
     server.serve_forever()
 
 
@@ -151,13 +156,13 @@ def _patch_lambda_code_location(base_url: str) -> None:
     LambdaFunction.get_code = get_code
 
 
-def _with_own_routes(dispatcher):
+def _with_own_routes(dispatcher, consistency):
     from moto.awslambda.utils import get_backend as lambda_backend
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith(ROUTE_PREFIX):
-            return dispatcher(environ, start_response)
+            return consistency(environ, start_response)
         parts = path[len(ROUTE_PREFIX):].split("/")
         if parts == ["health"]:
             return _json(start_response, {"status": "ok"})
@@ -171,6 +176,8 @@ def _with_own_routes(dispatcher):
                     return _reply(start_response, "400 Bad Request", str(error).encode(),
                                   "text/plain")
             return _json(start_response, dispatcher.injector.report())
+        if parts == ["consistency"]:
+            return _json(start_response, consistency.report())
         if parts == ["stats"]:
             return _json(start_response, dispatcher.stats())
         if len(parts) == 4 and parts[0] == "lambda-code":
