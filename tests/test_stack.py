@@ -2,7 +2,6 @@
 half-provisioned stack is repaired, deletion sweeps the record, and a dry run touches nothing."""
 from __future__ import annotations
 
-
 import pytest
 
 from orderhist import aws, stack
@@ -17,7 +16,9 @@ def stack_ctx(local_target, unique_name, tmp_path):
         return StackContext(local_target, Names(unique_name, account, local_target.region),
                             Settings())
     home = Home(tmp_path)
-    state = StackState.new(home, target="local")
+    # The state a local `up` writes: its record is checked on every load.
+    state = StackState.new(home, target="local", prefix=unique_name,
+                           region=local_target.region, endpoint=local_target.endpoint_url)
     yield make, state
     stack.destroy(make(), state)
 

@@ -37,7 +37,8 @@ def step_progress(title: str):
     """A spinner naming the step in hand, and one line per finished step."""
     with console.status(title) as status:
         def report(name: str, what: str) -> None:
-            if what in ("checking", "starting", "stopping", "deleting"):
+            if what in ("checking", "starting", "stopping", "deleting") \
+                    or what.startswith("waiting"):
                 status.update(f"{title}: {what} {name}")
                 return
             style = _ACTION_STYLE.get(what, "")

@@ -76,6 +76,7 @@ def apply(ctx: StackContext, state: StackState,
           progress: Callable[[str, str], None] = lambda name, what: None) -> list[Step]:
     """Create what is missing, update what drifted, replace what cannot be updated; record
     each resource as it is made (and forget it as it goes)."""
+    ctx.progress = progress
     preflight(ctx)
     steps = []
     for resource in plan():

@@ -9,6 +9,7 @@ so commands that merely talk to the emulator stay fast.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -36,10 +37,17 @@ def port_file(home: Home) -> Path:
     return home.run_dir / "emulator.port"
 
 
+CONSISTENCY_ENV = "ORDERHIST_CONSISTENCY_DELAY"
+
+
 def serve_args(port_file_path: Path, faults: float = 0.0,
                fault_seed: int | None = None) -> list[str]:
     """The `orderhist` arguments that run the emulator in the foreground."""
     args = ["emulator", "serve", "--port-file", str(port_file_path)]
+    # AWS's eventual consistency for the local target too, to rehearse a first deploy.
+    delay = os.environ.get(CONSISTENCY_ENV, "").strip()
+    if delay:
+        args += ["--consistency-delay", delay]
     if faults:
         args += ["--faults", repr(float(faults))]
     if fault_seed is not None:

@@ -229,11 +229,11 @@ class Consistency:
         return json.dumps(reply).encode()
 
     def _instance_state(self, instance: str, now: float) -> str | None:
+        entry = self.gone.get(("instance", instance))
+        if entry is not None:  # a pending instance terminated goes straight to shutting-down
+            return "shutting-down" if now < entry[0] else None
         if now < self.young.get(("instance", instance), 0.0):
             return "pending"
-        entry = self.gone.get(("instance", instance))
-        if entry is not None and now < entry[0]:
-            return "shutting-down"
         return None
 
 

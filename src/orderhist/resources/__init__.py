@@ -8,9 +8,11 @@ the classes live in the modules of this package by service.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from orderhist import aws, aws_errors
+from orderhist.errors import OrderhistError
 
 STACK_TAG = "orderhist:stack"
 # IAM is account-wide: the region tag tells two stacks of one prefix apart (see Names).
@@ -93,6 +95,8 @@ class StackContext:
         self.settings = settings
         self._clients: dict[str, object] = {}
         self.records: dict[str, dict] = {}  # what earlier resources in the plan produced
+        # Where a resource says what it is waiting for (stack.apply points it at the CLI's).
+        self.progress: Callable[[str, str], None] = lambda name, what: None
 
     def client(self, service: str):
         if service not in self._clients:
@@ -137,6 +141,31 @@ def retry_while_propagating(call, timeout: float = 150.0, first_pause: float = 0
                 raise
             time.sleep(pause)
             pause = min(max_pause, pause * 2)
+
+
+def create_when_name_free(ctx: StackContext, resource: str, create, why: str,
+                          timeout: float):
+    """Call `create` until the name it asks for is free again. Right after a delete AWS keeps
+    a queue's name for 60 s (QueueDeletedRecently) and refuses a stream's or a table's while
+    the old one is still DELETING (ResourceInUseException): `up` right after `down` waits,
+    saying what for and how long, and gives up with a clear line after `timeout`."""
+    started = time.monotonic()
+    pause = 1.0
+    while True:
+        try:
+            return create()
+        except Exception as error:  # botocore's ClientError, told apart by aws_errors
+            busy = aws_errors.kind(error) == aws_errors.COOLING_DOWN or \
+                aws_errors.code(error) == "ResourceInUseException"
+            waited = time.monotonic() - started
+            if not busy:
+                raise
+            if waited + pause > timeout:
+                raise OrderhistError(f"the {resource} name is still taken after {waited:.0f} s "
+                                     f"({why}): run `orderhist up` again in a minute") from None
+            ctx.progress(resource, f"waiting {waited:.0f} s: {why}")
+            time.sleep(pause)
+            pause = min(5.0, pause * 1.5)
 
 
 class Resource:

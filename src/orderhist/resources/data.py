@@ -2,8 +2,14 @@
 bucket lives with its artifacts, in `artifacts`)."""
 from __future__ import annotations
 
-from orderhist.resources import UNCHANGED, UPDATED, Resource, missing, unless_missing
+from orderhist.resources import (
+    UNCHANGED, UPDATED, Resource, create_when_name_free, missing, unless_missing,
+)
 
+# How long `up` waits for a name `down` just gave back: a deleted queue's is refused for 60 s;
+# a stream or table takes seconds to minutes to finish DELETING.
+QUEUE_NAME_WAIT_S = 90.0
+NAME_WAIT_S = 300.0
 
 class Stream(Resource):
     name = "stream"
@@ -43,10 +49,11 @@ class Stream(Resource):
 
     def create(self, ctx):
         kinesis, stream = ctx.client("kinesis"), ctx.names.stream
-        if ctx.settings.on_demand:
-            kinesis.create_stream(StreamName=stream, StreamModeDetails={"StreamMode": "ON_DEMAND"})
-        else:
-            kinesis.create_stream(StreamName=stream, ShardCount=ctx.settings.shards)
+        capacity = {"StreamModeDetails": {"StreamMode": "ON_DEMAND"}} if ctx.settings.on_demand \
+            else {"ShardCount": ctx.settings.shards}
+        create_when_name_free(ctx, self.name,
+                              lambda: kinesis.create_stream(StreamName=stream, **capacity),
+                              "a stream of that name is still being deleted", NAME_WAIT_S)
         kinesis.get_waiter("stream_exists").wait(
             StreamName=stream, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         kinesis.add_tags_to_stream(StreamName=stream, Tags=ctx.tags())
@@ -97,11 +104,11 @@ class Table(Resource):
 
     def create(self, ctx):
         dynamodb, table = ctx.client("dynamodb"), ctx.names.table
-        dynamodb.create_table(
+        create_when_name_free(ctx, self.name, lambda: dynamodb.create_table(
             **table_shape(table),
             SSESpecification={"Enabled": True, "SSEType": "KMS"},
             Tags=[{"Key": k, "Value": v} for k, v in ctx.tags().items()],
-        )
+        ), "a table of that name is still being deleted", NAME_WAIT_S)
         dynamodb.get_waiter("table_exists").wait(
             TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         self._set_pitr(ctx, table)
@@ -148,12 +155,12 @@ class Queue(Resource):
         return {"id": url, "arn": arn}
 
     def create(self, ctx):
-        ctx.client("sqs").create_queue(
+        create_when_name_free(ctx, self.name, lambda: ctx.client("sqs").create_queue(
             QueueName=ctx.names.queue,
             # 14 days: rejects are kept for the user to inspect, not consumed.
             Attributes={"SqsManagedSseEnabled": "true", "MessageRetentionPeriod": "1209600"},
             tags=ctx.tags(),
-        )
+        ), "AWS keeps a deleted queue's name for 60 s", QUEUE_NAME_WAIT_S)
         return self.find(ctx)
 
     def delete(self, ctx, record):
