@@ -89,7 +89,7 @@ def test_region_lists_come_from_botocore_and_the_emulators_data():
     (["up", "--faults", "nan"], ["--faults"]),
     (["up", "--prefix", "xn--shop"], ["--prefix"]),         # S3 refuses the bucket name
     (["up", "--prefix", "shop-"], ["--prefix"]),
-    (["up", "--instance-type", "t3.small"], ["arm64", "t4g.small"]),
+    (["up", "--instance-type", "t4g small"], ["--instance-type", "t4g.small"]),
     (["up", "--target", "aws", "--endpoint-url", "localhost:4566"], ["http://"]),
     (["generate", "--count", "1", "--rate", "nan"], ["--rate"]),
     (["generate", "--count", "1", "--timeout", "inf"], ["--timeout"]),

@@ -114,7 +114,7 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
         if source:
             raise click.UsageError("--source applies to the local target; the host "
                                    "generates from the dataset `up` gave it")
-        lines = remote.generate_on_host(state, count, now, rate, timeout)
+        lines = remote.generate_on_host(state, count, now, rate)
         where, skipped = f"{state.resources['instance']['id']}:/var/log/orders", 0
     summary = {
         "lines": len(lines),

@@ -155,8 +155,8 @@ def _dry_run(options: UpOptions, state: StackState | None, settings: dict) -> Up
         if not emulator.is_healthy(endpoint):
             steps = [stack.Step(r.name, "would create", "") for r in stack.plan()]
             return UpResult(steps=steps)
-    else:
-        endpoint = options.endpoint_url
+    else:  # the endpoint the stack was made with, unless another is given
+        endpoint = options.endpoint_url or (state.get("endpoint") if state else None)
     target = aws.Target(options.target, options.region, endpoint)
     account = aws.client("sts", target).get_caller_identity()["Account"]
     ctx = StackContext(target, Names(options.prefix, account, options.region),

@@ -36,8 +36,10 @@ MAPPING_STREAM_ACTIONS = (
 HANDLER_TABLE_ACTIONS = ("dynamodb:BatchWriteItem",)
 # The mapping's OnFailure destination: Lambda sends the batch info with the function's role.
 ONFAILURE_QUEUE_ACTIONS = ("sqs:SendMessage",)
-# The function's own log group /aws/lambda/<function> (AWSLambdaBasicExecutionRole's three).
-FUNCTION_LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+# The function's own log group /aws/lambda/<function>: its streams and events. Not
+# CreateLogGroup (AWSLambdaBasicExecutionRole has it): `up` makes the group with a retention,
+# and a function allowed to make it would bring it back, kept forever, after `down`.
+FUNCTION_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 # Both agents the host may run send with PutRecords and nothing else: orderhist's
 # (agent/sender.py) and the Kinesis Agent (KinesisSender.attemptSend in
@@ -75,8 +77,8 @@ def ingest_policy(*, stream_arn: str, table_arn: str, queue_arn: str, log_group_
         {"Sid": "SendFailedBatches", "Effect": "Allow",
          "Action": list(ONFAILURE_QUEUE_ACTIONS), "Resource": queue_arn},
         {"Sid": "OwnLogs", "Effect": "Allow", "Action": list(FUNCTION_LOG_ACTIONS),
-         # The group, and its streams ("<group>:log-stream:<name>").
-         "Resource": [log_group_arn, log_group_arn + ":*"]},
+         # Both act on the group's streams ("<group>:log-stream:<name>").
+         "Resource": log_group_arn + ":*"},
     ])
 
 

@@ -56,12 +56,10 @@ def host_command(count: int, now: bool, rate: float | None, bucket: str, report_
             f"rm -f /tmp/orderhist-report.log")
 
 
-def generate_on_host(state: StackState, count: int, now: bool, rate: float | None,
-                     wait_timeout: float | None = None) -> list[OrderLine]:
-    """Run the generator on the host and return the lines it wrote. `wait_timeout` (--timeout)
-    is not used here: it bounds --wait's follow into the table, which starts after the run;
-    the run itself is bounded by its execution timeout, from count and rate."""
-    del wait_timeout
+def generate_on_host(state: StackState, count: int, now: bool,
+                     rate: float | None) -> list[OrderLine]:
+    """Run the generator on the host and return the lines it wrote. The run is bounded by its
+    execution timeout, from count and rate (--timeout bounds only --wait's follow)."""
     target = state.target()
     instance = state.resources.get("instance", {}).get("id")
     bucket = state.resources.get("bucket", {}).get("id")
@@ -82,12 +80,13 @@ def generate_on_host(state: StackState, count: int, now: bool, rate: float | Non
                              + (f": {detail[0]}" if detail else ""))
     s3 = aws.client("s3", target)
     try:
-        body = s3.get_object(Bucket=bucket, Key=report_key)["Body"].read().decode("utf-8")
+        body = s3.get_object(Bucket=bucket, Key=report_key,
+                             ExpectedBucketOwner=account)["Body"].read().decode("utf-8")
     except Exception:
         raise OrderhistError(
             f"the host ran the generator (command {command}) but left no report at "
             f"s3://{bucket}/{report_key}; see /var/log/orderhist-setup.log on {instance}") from None
-    s3.delete_object(Bucket=bucket, Key=report_key)
+    s3.delete_object(Bucket=bucket, Key=report_key, ExpectedBucketOwner=account)
     return [records.parse_log_line(text) for text in body.splitlines() if text.strip()]
 
 

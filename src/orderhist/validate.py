@@ -151,15 +151,12 @@ _INSTANCE_TYPE = re.compile(r"^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9-]+)$")
 
 
 def instance_type(value: str) -> str:
-    """The host runs Amazon Linux 2023 for arm64, so only Graviton types (a 'g' after the
-    generation: t4g, m7g, c6gn, is4gen ...) or a1 can boot it; RunInstances would refuse
-    anything else after the rest of the stack was made."""
-    match = _INSTANCE_TYPE.match(value)
-    if match is None or not (match.group(1) == "a" and match.group(2) == "1"
-                             or "g" in match.group(3)):
-        raise UsageProblem(f"--instance-type {value!r} is not an arm64 (Graviton) instance "
-                           "type, which the host's Amazon Linux 2023 arm64 image needs: use "
-                           "e.g. t4g.small or m7g.large")
+    """The shape of an EC2 instance type (family, generation, attributes . size). Whether EC2
+    knows it, and which architecture's Amazon Linux 2023 image it boots, `up` asks EC2
+    (DescribeInstanceTypes) before anything is made."""
+    if _INSTANCE_TYPE.match(value) is None:
+        raise UsageProblem(f"--instance-type {value!r} is not an EC2 instance type: use e.g. "
+                           "t4g.small or m7g.large")
     return value
 
 

@@ -86,6 +86,10 @@ def _mapping_config(ctx: StackContext) -> dict:
         "BisectBatchOnFunctionError": True,
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "MaximumRetryAttempts": ctx.settings.max_retry_attempts,
+        # Said, so `up` puts back a hand-made change: the local runtime refuses both (it
+        # runs one batch per shard and keeps no window state).
+        "ParallelizationFactor": 1,
+        "TumblingWindowInSeconds": 0,
         "DestinationConfig": {"OnFailure": {"Destination": ctx.records["queue"]["arn"]}},
     }
 
