@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pytest
 from botocore.loaders import create_loader
 
-from orderhist import aws, stack, validate
+from orderhist import aws, aws_errors, stack, validate
 from orderhist.errors import OrderhistError
 from orderhist.resources import UNCHANGED, Names, Settings, StackContext
 from orderhist.state import Home, StackState
@@ -162,3 +162,26 @@ def test_up_in_two_regions_from_two_homes_and_down_of_one(local_target, unique_n
     finally:
         gone = run_aws(west_home, endpoint, "down", "--yes")
         assert gone.returncode == 0, gone.stderr
+
+
+def test_down_removes_the_roles_an_older_orderhist_made(local_target, unique_name):
+    """An `up` before IAM names carried the region named the roles `<prefix>-ingest-role` and
+    tagged them with the stack only: a `down` of that stack's record still removes them, and
+    never one of that name that another stack tagged."""
+    ctx = context(local_target, unique_name, local_target.region)
+    iam = aws.client("iam", local_target)
+    plan = {resource.name: resource for resource in stack.plan()}
+    ours, theirs = f"{unique_name}-ingest-role", f"{unique_name}-host-role"
+    iam.create_role(RoleName=ours, AssumeRolePolicyDocument="{}",
+                    Tags=[{"Key": "orderhist:stack", "Value": unique_name}])
+    iam.create_role(RoleName=theirs, AssumeRolePolicyDocument="{}",
+                    Tags=[{"Key": "orderhist:stack", "Value": unique_name + "x"}])
+    try:
+        plan["ingest_role"].delete(ctx, {"id": ours})
+        plan["host_role"].delete(ctx, {"id": theirs})
+        with pytest.raises(Exception) as gone:
+            iam.get_role(RoleName=ours)
+        assert aws_errors.is_missing(gone.value)
+        iam.get_role(RoleName=theirs)
+    finally:
+        iam.delete_role(RoleName=theirs)

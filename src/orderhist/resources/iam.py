@@ -27,6 +27,18 @@ def _ours(ctx, tags: list[dict] | None) -> bool:
     return found.get(STACK_TAG) == ctx.names.prefix and found.get(REGION_TAG) == ctx.names.region
 
 
+def _ours_to_delete(ctx, name: str, tags: list[dict] | None) -> bool:
+    """This stack's; or, recorded by this home under the name an orderhist before IAM names
+    carried the region gave it (`<prefix>-ingest-role`, `<prefix>-host-role`, tagged with the
+    stack only), so `down` still removes what an older `up` made."""
+    if _ours(ctx, tags):
+        return True
+    found = {tag["Key"]: tag["Value"] for tag in tags or []}
+    legacy = {f"{ctx.names.prefix}-ingest-role", f"{ctx.names.prefix}-host-role"}
+    return name in legacy and found.get(STACK_TAG) == ctx.names.prefix \
+        and REGION_TAG not in found
+
+
 def _taken(kind: str, name: str, ctx) -> OrderhistError:
     return OrderhistError(
         f"the IAM {kind} {name} already exists and is not this stack's (it lacks the tags "
@@ -95,7 +107,7 @@ class Role(Resource):
 
     def delete(self, ctx, record):
         role = self._get(ctx, record["id"])
-        if role is None or not _ours(ctx, role.get("Tags")):
+        if role is None or not _ours_to_delete(ctx, record["id"], role.get("Tags")):
             return  # gone already, or another stack's: never ours to delete
         iam = ctx.client("iam")
         try:
@@ -156,7 +168,7 @@ class InstanceProfile(Resource):
 
     def delete(self, ctx, record):
         profile = self._get(ctx, record["id"])
-        if profile is None or not _ours(ctx, profile.get("Tags")):
+        if profile is None or not _ours_to_delete(ctx, record["id"], profile.get("Tags")):
             return  # gone already, or another stack's
         iam = ctx.client("iam")
         try:
