@@ -31,9 +31,13 @@ def _backend(fast: bool, seed: int, clock: Clock):
 
     clock.install()
     if fast:
-        from orderhist.emulator import fast_sqs
+        from orderhist.emulator import fast_sqs, registry
 
-        fast_sqs.install(threading.RLock())
+        # What the emulator's registry does, for this one installer (declared changes only).
+        collect = registry.Collector(registry.FAST)
+        fast_sqs.install(threading.RLock(), collect)
+        for owner, attribute, replacement in collect.planned:
+            setattr(owner, attribute, replacement)
     mock_random.seed(seed)
     return models.sqs_backends[ACCOUNT][REGION]
 

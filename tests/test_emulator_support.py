@@ -86,7 +86,8 @@ class Twin:
         """Both answers, which must be equal; `reference` is an equivalent request to ask
         stock moto instead when it crashes on this one."""
         got, want = self.both(operation, **params)
-        if want[:2] == ("error", "500") and got[0] == "ok":
+        # A crash of moto is the service's own 500 (InternalServerError) in its JSON form.
+        if want[:2] == ("error", "InternalServerError") and got[0] == "ok":
             self.stock_crashes.append((operation, params))
             if reference is None:
                 return got

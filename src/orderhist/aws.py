@@ -47,10 +47,67 @@ def session(target: Target):
 
         made = botocore.session.Session()
     made.set_config_variable("region", target.region)
-    made.register_component("data_loader", _quick_loader(made.get_config_variable("data_path")))
-    made.register_component("response_parser_factory", _item_parser_factory())
+    # The quick loader and item parser lean on botocore's private methods: only on a botocore
+    # they were tested on and whose methods still look the same; otherwise botocore's own.
+    if hooks_problem() is None:
+        made.register_component("data_loader",
+                                _quick_loader(made.get_config_variable("data_path")))
+        made.register_component("response_parser_factory", _item_parser_factory())
     _sessions[target] = made
     return made
+
+
+# botocore's private pieces the hooks here override or call, as they were in the range they
+# were tested on (1.44.x; boto3>=1.34 may bring another, which gets botocore's stock parser,
+# loader and session variables, with the same results, only slower).
+TESTED_BOTOCORE = ((1, 44), (1, 45))
+_PRIVATE = {
+    ("parsers", "JSONParser", "_do_parse"): "(self, response, shape)",
+    ("parsers", "JSONParser", "_handle_map"): "(self, shape, value)",
+    ("parsers", "ResponseParserFactory", "create_parser"): "(self, protocol_name)",
+    # (behind botocore's instance_cache, which keeps no __wrapped__)
+    ("loaders", "Loader", "list_available_services"): "(self, *args, **kwargs)",
+    ("loaders", "Loader", "list_api_versions"): "(self, *args, **kwargs)",
+}
+
+
+def hooks_problem() -> str | None:
+    """Why botocore's private hooks must not be used with the installed botocore; None if
+    they may. Checked once per process, when the first session is made."""
+    if "problem" not in _hooks:
+        _hooks["problem"] = _check_hooks()
+    return _hooks["problem"]
+
+
+_hooks: dict = {}
+
+
+def _check_hooks() -> str | None:
+    import inspect
+
+    import botocore
+    from botocore import configprovider, loaders, parsers
+
+    found = tuple(int(part) for part in botocore.__version__.split(".")[:2])
+    low, high = TESTED_BOTOCORE
+    if not low <= found < high:
+        return f"botocore {botocore.__version__} is outside the tested {low}..{high}"
+    modules = {"parsers": parsers, "loaders": loaders}
+    for (module, owner, name), signature in _PRIVATE.items():
+        method = getattr(getattr(modules[module], owner, None), name, None)
+        try:
+            actual = str(inspect.signature(inspect.unwrap(method)))
+        except (TypeError, ValueError):
+            actual = None
+        if actual != signature:
+            return f"botocore's {owner}.{name} is {actual}, not {signature}"
+    if "_defaults" not in vars(parsers.ResponseParserFactory()):
+        return "botocore's ResponseParserFactory has no _defaults"
+    variables = getattr(configprovider, "BOTOCORE_DEFAUT_SESSION_VARIABLES", None)
+    if not isinstance(variables, dict) or any(
+            not isinstance(spec, tuple) or len(spec) != 4 for spec in variables.values()):
+        return "botocore's default session variables are not 4-tuples"
+    return None
 
 
 def _isolated_botocore_session():
@@ -62,8 +119,13 @@ def _isolated_botocore_session():
     import botocore.session
     from botocore import configprovider
 
-    defaults = configprovider.BOTOCORE_DEFAUT_SESSION_VARIABLES
-    isolated = {name: (None, None, spec[2], spec[3]) for name, spec in defaults.items()}
+    defaults = getattr(configprovider, "BOTOCORE_DEFAUT_SESSION_VARIABLES", None) \
+        if hooks_problem() is None else None
+    defaults = defaults or getattr(botocore.session.Session, "SESSION_VARIABLES", None)
+    try:
+        isolated = {name: (None, None, spec[2], spec[3]) for name, spec in defaults.items()}
+    except (AttributeError, TypeError, IndexError):
+        isolated = None  # a botocore unlike any tested: its own session, files still blind
     made = botocore.session.Session(session_vars=isolated)
     made.set_config_variable("config_file", os.devnull)
     made.set_config_variable("credentials_file", os.devnull)

@@ -293,6 +293,9 @@ def status(home: Home) -> dict:
         report["problem"] = problem
     reachable = problem is None and (not target.is_local
                                      or emulator.is_healthy(target.endpoint_url))
+    if reachable and target.is_local:
+        # The emulator serves stock moto when moto differs from the one it was verified on.
+        report["warning"] = emulator.warning(target.endpoint_url)
     if not reachable or not state.get("account"):
         report["resources"] = {name: {**record, "exists": False}
                                for name, record in state.resources.items()}

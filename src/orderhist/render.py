@@ -65,6 +65,8 @@ def status_view(report: dict) -> None:
     console.print(head)
     if report.get("problem"):
         console.print(Text.assemble(("problem: ", "bold yellow"), safe(report["problem"])))
+    if report.get("warning"):
+        console.print(Text.assemble(("warning: ", "bold yellow"), safe(report["warning"])))
     resources = Table(title="resources", title_justify="left")
     resources.add_column("name", style="bold")
     resources.add_column("exists")

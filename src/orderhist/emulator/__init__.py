@@ -97,6 +97,18 @@ def is_healthy(endpoint: str | None, timeout: float = 2.0) -> bool:
         return False
 
 
+def warning(endpoint: str | None, timeout: float = 2.0) -> str | None:
+    """The running emulator's one-line warning (moto differs from the one its changes were
+    verified against, so it serves stock moto), or None."""
+    if not endpoint:
+        return None
+    try:
+        with urllib.request.urlopen(endpoint + ROUTE_PREFIX + "health", timeout=timeout) as reply:
+            return json.loads(reply.read()).get("warning")
+    except (urllib.error.URLError, OSError, ValueError, AttributeError):
+        return None
+
+
 def stop(home: Home) -> bool:
     stopped = processes.stop(home, NAME, grace=5.0)
     try:

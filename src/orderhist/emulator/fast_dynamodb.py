@@ -16,22 +16,14 @@ from decimal import Decimal
 from json.encoder import encode_basestring_ascii as _quote
 
 from orderhist.emulator import index as table_index
-from orderhist.emulator.fastpath import dynamodb_error, dynamodb_reply, dynamodb_reply_text
-from orderhist.emulator.patches import ITEM_SIZE_LIMIT, item_size, store, text_size, value_size
+from orderhist.emulator.patches import store
+from orderhist.emulator.sizes import (
+    ITEM_SIZE_LIMIT, NumberError, item_size, normal_number, number_size, text_size, value_size,
+)
+from orderhist.emulator.wire import dynamodb_error, dynamodb_reply, dynamodb_reply_text
 
 BATCH_GET_SIZE_LIMIT = 16 * 1024 * 1024
 CAPACITY_MODES = ("NONE", "TOTAL", "INDEXES")
-
-
-def handlers(lock) -> dict:
-    from orderhist.emulator import fast_items, fast_query
-
-    return {
-        "DynamoDB_20120810.Query": lambda call: fast_query.query(call, lock),
-        "DynamoDB_20120810.BatchWriteItem": lambda call: batch_write_item(call, lock),
-        "DynamoDB_20120810.BatchGetItem": lambda call: batch_get_item(call, lock),
-        **fast_items.handlers(lock),
-    }
 
 
 def backend(call):
@@ -86,14 +78,15 @@ def item_json(item) -> str:
 
 def capacity_json(mode: str, table_name: str, units: float, index_name=None) -> str:
     """The ConsumedCapacity moto's include_consumed_capacity adds (to PutItem, GetItem and
-    Query) as JSON; "" when none was asked for."""
+    Query) as JSON, a global index named as AWS names it; "" when none was asked for."""
     if mode == "TOTAL":
         return json.dumps({"TableName": table_name, "CapacityUnits": units})
     if mode == "INDEXES":
         consumed = {"TableName": table_name, "CapacityUnits": units,
                     "Table": {"CapacityUnits": units}}
         if index_name:
-            consumed["LocalSecondaryIndexes"] = {index_name: {"CapacityUnits": units}}
+            # The fast Query serves global indexes only; AWS names them as such.
+            consumed["GlobalSecondaryIndexes"] = {index_name: {"CapacityUnits": units}}
         return json.dumps(consumed)
     return ""
 
@@ -114,37 +107,43 @@ def typed_native(raw, kind: str):
 def put_checked(table, item, key_names, hash_names, range_names) -> tuple | None:
     """(hash, range, size) of an item if moto's Table.put_item would store it as it is: flat
     scalar attributes (S, N, BOOL, NULL: the shapes moto keeps exactly as they arrive) that
-    pass the checks moto makes - key presence and types, empty keys, numbers, NULL, key and
-    item sizes. None for anything else: moto will take the whole batch."""
+    pass the checks moto makes - key presence and types, empty keys, numbers, NULL, key sizes
+    - and AWS's item size limit. `size` is in moto's units (what its Query pages on), numbers
+    counted as stored. None for anything else: moto will take the whole batch."""
     from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
 
     if type(item) is not dict:
         return None
-    size = 0
+    size = aws_size = 0
     for name, raw in item.items():
         if type(raw) is not dict or len(raw) != 1 or type(name) is not str:
             return None
         (kind, value), = raw.items()
+        name_size = text_size(name)
         if kind == "S" and type(value) is str:
             if not value and name in key_names:
                 return None  # moto's empty-key error
             length = len(value) if value.isascii() else len(value.encode("utf-8"))
+            aws_size += name_size + length
         elif kind == "N" and type(value) is str:
             try:
                 table._validate_number_type(value)
-            except Exception:  # moto's validation error: moto will answer it
+                stored = normal_number(value)
+            except (NumberError, Exception):  # moto's validation error: moto will answer it
                 return None
-            length = len(value)
+            length = len(stored)
+            aws_size += name_size + number_size(stored)
         elif kind in ("BOOL", "NULL") and type(value) is bool and (kind == "BOOL" or value):
-            size += text_size(name) + 1
+            size += name_size + 1
+            aws_size += name_size + 1
             continue
         else:
             return None
-        size += text_size(name) + length
+        size += name_size + length
         if (name in hash_names and length > HASH_KEY_MAX_LENGTH
                 or name in range_names and length > RANGE_KEY_MAX_LENGTH):
             return None
-    if size > ITEM_SIZE_LIMIT:
+    if aws_size > ITEM_SIZE_LIMIT:
         return None
     hn = typed_native(item.get(table.hash_key_attr), table.hash_key_type)
     rn = typed_native(item.get(table.range_key_attr), table.range_key_type)
@@ -225,12 +224,17 @@ def batch_write_item(call, lock):
                 store(table, *payload)
             else:
                 moto.delete_item(name, payload)
-    return dynamodb_reply({
-        "UnprocessedItems": unprocessed,
-        "ItemCollectionMetrics": {},
-        "ConsumedCapacity": [{"TableName": name, "CapacityUnits": 1.0,
-                              "Table": {"CapacityUnits": 1.0}} for name in requests_by_table],
-    })
+    reply = {"UnprocessedItems": unprocessed, "ItemCollectionMetrics": {}}
+    # ConsumedCapacity only when asked for, per table; the table's share only for INDEXES.
+    mode = body.get("ReturnConsumedCapacity", "NONE")
+    if mode == "TOTAL":
+        reply["ConsumedCapacity"] = [{"TableName": name, "CapacityUnits": 1.0}
+                                     for name in requests_by_table]
+    elif mode == "INDEXES":
+        reply["ConsumedCapacity"] = [{"TableName": name, "CapacityUnits": 1.0,
+                                      "Table": {"CapacityUnits": 1.0}}
+                                     for name in requests_by_table]
+    return dynamodb_reply(reply)
 
 
 # ---------------------------------------------------------------------------------------------

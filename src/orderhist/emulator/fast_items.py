@@ -11,13 +11,8 @@ from orderhist.emulator.fast_dynamodb import (
     CAPACITY_MODES, capacity_json, item_json, key_natives, projected, projection, put_checked,
     table_named,
 )
-from orderhist.emulator.fastpath import dynamodb_reply_text
 from orderhist.emulator.patches import store
-
-
-def handlers(lock) -> dict:
-    return {"DynamoDB_20120810.PutItem": lambda call: put_item(call, lock),
-            "DynamoDB_20120810.GetItem": lambda call: get_item(call, lock)}
+from orderhist.emulator.wire import dynamodb_reply_text
 
 
 def put_item(call, lock):

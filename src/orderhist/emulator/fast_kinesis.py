@@ -12,18 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 
-from orderhist.emulator.fastpath import kinesis_error, kinesis_reply
+from orderhist.emulator.wire import kinesis_error, kinesis_reply
 
 MAX_RECORDS = 500
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_CALL_BYTES = 5 * 1024 * 1024
 THROTTLED = "ProvisionedThroughputExceededException"
-
-
-def handlers(lock) -> dict:
-    return {"Kinesis_20131202.PutRecords": put_records,
-            "Kinesis_20131202.PutRecord": put_record,
-            "Kinesis_20131202.GetRecords": get_records}
 
 
 def _backend(call):

@@ -20,8 +20,8 @@ from orderhist.emulator.fast_dynamodb import (
     CAPACITY_MODES, capacity_json, item_json, projected, projection, table_named, typed_native,
     wire,
 )
-from orderhist.emulator.fastpath import dynamodb_reply_text
-from orderhist.emulator.patches import ITEM_SIZE_LIMIT, item_size
+from orderhist.emulator.sizes import item_size
+from orderhist.emulator.wire import dynamodb_reply_text
 
 QUERY_KEYS = {"TableName", "IndexName", "KeyConditionExpression", "ExpressionAttributeNames",
               "ExpressionAttributeValues", "ScanIndexForward", "Limit", "ExclusiveStartKey",
@@ -220,7 +220,7 @@ def _walk(items, a, b, start, forward, limit, max_size):
         return results, False
     if len(results) == limit:
         return results, True
-    if size > size_limit - ITEM_SIZE_LIMIT:
+    if size > size_limit - max_size:
         # moto checks the size limit against every later candidate, matching or not.
         return results, any(size + item_size(items[p]) > size_limit for p in tail)
     return results, False

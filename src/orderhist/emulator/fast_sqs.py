@@ -26,6 +26,8 @@ from __future__ import annotations
 import heapq
 from copy import deepcopy
 
+from orderhist.emulator.patches import _locked, _untracked_new
+
 ATTRIBUTE = "_orderhist_sqs"  # the QueueIndex, in a standard queue's __dict__
 PLAIN = "_orderhist_plain"  # moto's own list, while a queue has no index (FIFO, or not yet used)
 MAX_VISIBILITY_S = 43200
@@ -193,10 +195,9 @@ def _dissolve(queue) -> list:
     return state.setdefault(PLAIN, [])
 
 
-def install(lock) -> None:
+def install(lock, patch) -> None:
     from moto.sqs import models
 
-    from orderhist.emulator.patches import _locked, _untracked_new
     from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
     from moto.sqs.models import Message, Queue, SQSBackend
 
@@ -211,7 +212,7 @@ def install(lock) -> None:
         self.__dict__.pop(ATTRIBUTE, None)
         self.__dict__[PLAIN] = value
 
-    Queue._messages = property(get_messages, set_messages)
+    patch(Queue, "_messages", property(get_messages, set_messages))
 
     def counted(stock, field: str):
         def count(self):
@@ -223,12 +224,10 @@ def install(lock) -> None:
                 return getattr(known, field)
         return property(count)
 
-    Queue.approximate_number_of_messages = counted(Queue.approximate_number_of_messages,
-                                                   "n_ready")
-    Queue.approximate_number_of_messages_not_visible = counted(
-        Queue.approximate_number_of_messages_not_visible, "n_hidden")
-    Queue.approximate_number_of_messages_delayed = counted(
-        Queue.approximate_number_of_messages_delayed, "n_delayed")
+    for name, field in (("approximate_number_of_messages", "n_ready"),
+                        ("approximate_number_of_messages_not_visible", "n_hidden"),
+                        ("approximate_number_of_messages_delayed", "n_delayed")):
+        patch(Queue, name, counted(getattr(Queue, name), field))
 
     stock_add, stock_wait = Queue.add_message, Queue.wait_for_messages
     stock_queue_delete = Queue.delete_message
@@ -268,9 +267,9 @@ def install(lock) -> None:
             known.remove(slot)
             return None
 
-    Queue.add_message = add_message
-    Queue.wait_for_messages = wait_for_messages
-    Queue.delete_message = queue_delete_message
+    patch(Queue, "add_message", add_message)
+    patch(Queue, "wait_for_messages", wait_for_messages)
+    patch(Queue, "delete_message", queue_delete_message)
 
     stock_receive = SQSBackend.receive_message
     stock_change = SQSBackend.change_message_visibility
@@ -324,8 +323,8 @@ def install(lock) -> None:
                 queue.pending_messages.remove(message)
             return None
 
-    SQSBackend.receive_message = receive_message
-    SQSBackend.change_message_visibility = change_message_visibility
+    patch(SQSBackend, "receive_message", receive_message)
+    patch(SQSBackend, "change_message_visibility", change_message_visibility)
 
     def _receive_pass(queue, count, visibility_timeout, names, result) -> None:
         known = index_of(queue)
@@ -371,17 +370,17 @@ def install(lock) -> None:
     def is_message_valid_based_on_retention_period(self, queue_name, message):
         return _retained(self.get_queue(queue_name), message)
 
-    SQSBackend.is_message_valid_based_on_retention_period = \
-        is_message_valid_based_on_retention_period
+    patch(SQSBackend, "is_message_valid_based_on_retention_period",
+          is_message_valid_based_on_retention_period)
 
     # Whatever walks or changes a queue's messages must not interleave with another request.
     for name in ("send_message", "send_message_batch", "delete_message", "delete_message_batch",
                  "change_message_visibility_batch", "get_queue_attributes",
                  "set_queue_attributes", "purge_queue", "create_queue", "delete_queue"):
-        setattr(SQSBackend, name, _locked(getattr(SQSBackend, name), lock))
+        patch(SQSBackend, name, _locked(getattr(SQSBackend, name), lock))
     # moto keeps every model object it made, and ReceiveMessage deep-copies each message it
     # returns: every copy would live on. Messages are not tracked here.
-    Message.__new__ = staticmethod(_untracked_new)
+    patch(Message, "__new__", staticmethod(_untracked_new))
 
 
 def _retained(queue, message) -> bool:

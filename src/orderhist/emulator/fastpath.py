@@ -1,10 +1,14 @@
-"""The fast path: hot data-plane requests answered in the WSGI layer, in front of moto.
+"""The routing table: every DynamoDB and Kinesis request passes here, in front of moto.
 
-A handler takes a `Call` and either returns a `Reply` or None ("not mine"): it declines any
-request shape it does not handle exactly as moto does (filters, projections it does not know,
-conditions, unknown tables, invalid input...), and it decides that before it changes anything,
-so a declined request reaches moto untouched, body included. Errors raised after a handler has
-started changing state become a 500, like any server fault; they are logged.
+In both modes (fast and stock) a request is first held to AWS's rules (`rules`: AWS's error
+for what AWS refuses), Kinesis's CBOR form is read into JSON and answered in CBOR (`wire`),
+and any failure of moto or of a handler becomes the service's own 500 (InternalServerError,
+InternalFailure) with its traceback in the emulator's log - never a bare text 500.
+
+In the fast mode the hot data-plane requests are then answered by a handler straight from
+moto's models. A handler takes a `Call` and either returns a `Reply` or None ("not mine"): it
+declines any request shape it does not handle exactly as moto does, and it decides that
+before it changes anything, so a declined request reaches moto untouched, body included.
 """
 from __future__ import annotations
 
@@ -20,111 +24,94 @@ import uuid
 import zlib
 from collections import Counter
 
-DYNAMODB = "DynamoDB_20120810."
-DYNAMODB_ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+from orderhist.emulator import fast_dynamodb, fast_items, fast_kinesis, fast_query, rules
+from orderhist.emulator.wire import (
+    DYNAMODB, JSON_11, KINESIS, Call, Reply, cbor_reply, cbor_request, internal_error, is_cbor,
+)
+
 HANDLER_TIME_HEADER = "X-Orderhist-Handler-Us"
+# moto replies the rules put right (ConsumedCapacity AWS would not send).
+_FIXED = {DYNAMODB + "BatchWriteItem"}
 
 
-class Reply:
-    __slots__ = ("status", "body", "headers")
-
-    def __init__(self, status: str, body: bytes, headers: list[tuple[str, str]]):
-        self.status, self.body, self.headers = status, body, headers
-
-
-class Call:
-    """One request as a handler sees it: parsed JSON body, account and region."""
-    __slots__ = ("environ", "raw", "body", "injector", "_account", "_region")
-
-    def __init__(self, environ, raw: bytes, body, injector):
-        self.environ, self.raw, self.body, self.injector = environ, raw, body, injector
-        self._account = self._region = None
-
-    @property
-    def account(self) -> str:
-        if self._account is None:
-            self._account = _account_of(self.environ)
-        return self._account
-
-    @property
-    def region(self) -> str:
-        if self._region is None:
-            self._region = _region_of(self.environ)
-        return self._region
-
-
-def dynamodb_reply(payload) -> Reply:
-    return dynamodb_reply_text(json.dumps(payload))
-
-
-def dynamodb_reply_text(text: str) -> Reply:
-    body = text.encode()
-    # boto3 checks DynamoDB bodies against this header when it is present, as moto sends it.
-    return Reply("200 OK", body, [("Content-Type", "application/x-amz-json-1.0"),
-                                  ("x-amz-crc32", str(zlib.crc32(body)))])
-
-
-def kinesis_reply(payload) -> Reply:
-    return Reply("200 OK", json.dumps(payload).encode(),
-                 [("Content-Type", "application/x-amz-json-1.1")])
-
-
-def dynamodb_error(status: str, code: str, message: str) -> Reply:
-    body = json.dumps({"__type": DYNAMODB_ERROR_PREFIX + code, "message": message}).encode()
-    return Reply(status, body, [("Content-Type", "application/x-amz-json-1.0"),
-                                ("x-amz-crc32", str(zlib.crc32(body)))])
-
-
-def kinesis_error(status: str, code: str, message: str) -> Reply:
-    return Reply(status, json.dumps({"__type": code, "message": message}).encode(),
-                 [("Content-Type", "application/x-amz-json-1.1")])
+def handlers(kinesis_lock, dynamodb_lock) -> dict:
+    """X-Amz-Target -> fast handler."""
+    return {
+        DYNAMODB + "Query": lambda call: fast_query.query(call, dynamodb_lock),
+        DYNAMODB + "BatchWriteItem":
+            lambda call: fast_dynamodb.batch_write_item(call, dynamodb_lock),
+        DYNAMODB + "BatchGetItem": lambda call: fast_dynamodb.batch_get_item(call, dynamodb_lock),
+        DYNAMODB + "PutItem": lambda call: fast_items.put_item(call, dynamodb_lock),
+        DYNAMODB + "GetItem": lambda call: fast_items.get_item(call, dynamodb_lock),
+        KINESIS + "PutRecords": fast_kinesis.put_records,
+        KINESIS + "PutRecord": fast_kinesis.put_record,
+        KINESIS + "GetRecords": fast_kinesis.get_records,
+    }
 
 
 class Dispatcher:
     """The WSGI app in front of moto's."""
 
     def __init__(self, moto_app, injector, kinesis_lock, dynamodb_lock, enabled: bool = True):
-        from orderhist.emulator import fast_dynamodb, fast_kinesis
-
         self.moto_app = moto_app
         self.injector = injector
         self.enabled = enabled
         self.counts: Counter = Counter()
         self.cpu: Counter = Counter()
         self._counts_lock = threading.Lock()
-        # X-Amz-Target -> handler
-        self.handlers = {**fast_kinesis.handlers(kinesis_lock),
-                         **fast_dynamodb.handlers(dynamodb_lock)}
+        self.handlers = handlers(kinesis_lock, dynamodb_lock) if enabled else {}
 
     def __call__(self, environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET")
-        handler = self.handlers.get(target) if target and self.enabled else None
-        if (handler is None or environ.get("REQUEST_METHOD") != "POST"
+        if (not target or not target.startswith((DYNAMODB, KINESIS))
+                or environ.get("REQUEST_METHOD") != "POST"
                 or environ.get("HTTP_CONTENT_ENCODING")):
             return self._moto(target, environ, start_response)
-        raw = _read_body(environ)
         started, cpu_started = time.perf_counter(), time.thread_time()
-        reply = None
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
+        raw = _read_body(environ)
+        cbor = target.startswith(KINESIS) and is_cbor(environ)
+        if cbor:
+            body = cbor_request(target, raw)
+        else:
             try:
-                reply = handler(Call(environ, raw, body, self.injector))
-            except Exception:  # a bug here must not take the server down
-                traceback.print_exc(file=sys.stderr)
-                reply = _internal_error(target)
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+        reply = None
+        served = False
+        if isinstance(body, dict):
+            reply = rules.check(target, body, environ)
+            handler = self.handlers.get(target)
+            if reply is None and handler is not None:
+                try:
+                    reply = handler(Call(environ, raw, body, self.injector))
+                except Exception:  # a bug here must not take the server down
+                    traceback.print_exc(file=sys.stderr)
+                    reply = internal_error(target)
+                served = reply is not None
         if reply is None:
+            if cbor and isinstance(body, dict):
+                raw = json.dumps(body).encode()
+                environ["CONTENT_TYPE"] = JSON_11
+                environ["CONTENT_LENGTH"] = str(len(raw))
             environ["wsgi.input"] = io.BytesIO(raw)
-            return self._moto(target, environ, start_response)
-        self._count(target, True, time.thread_time() - cpu_started)
+            fix = isinstance(body, dict) and (
+                target in _FIXED or body.get("ReturnConsumedCapacity") == "INDEXES")
+            if not cbor and not fix:
+                return self._moto(target, environ, start_response)
+            reply = self._moto_reply(target, environ)
+            if fix:
+                reply = _fixed(target, body, reply, environ)
+        if cbor:
+            reply = cbor_reply(target, reply.status, reply.body)
+        self._count(target, served, time.thread_time() - cpu_started)
         # How long the request took in here: lets a benchmark tell the server's time from
         # the client's (boto3 spends ~10 ms parsing 100 items).
         spent_us = round((time.perf_counter() - started) * 1e6)
-        headers = reply.headers + [("Content-Length", str(len(reply.body))),
-                                   ("x-amzn-RequestId", uuid.uuid4().hex),
-                                   (HANDLER_TIME_HEADER, str(spent_us))]
+        headers = [(name, value) for name, value in reply.headers
+                   if name.lower() != "content-length"]
+        headers += [("Content-Length", str(len(reply.body))),
+                    ("x-amzn-RequestId", uuid.uuid4().hex), (HANDLER_TIME_HEADER, str(spent_us))]
         start_response(reply.status, headers)
         return [reply.body]
 
@@ -132,9 +119,35 @@ class Dispatcher:
         cpu_started = time.thread_time()
         try:
             return self.moto_app(environ, start_response)
+        except Exception:  # moto crashed: the service's 500, the traceback in our log
+            traceback.print_exc(file=sys.stderr)
+            reply = internal_error(target)
+            start_response(reply.status, reply.headers + [
+                ("Content-Length", str(len(reply.body)))])
+            return [reply.body]
         finally:
             if target:
                 self._count(target, False, time.thread_time() - cpu_started)
+
+    def _moto_reply(self, target, environ) -> Reply:
+        """moto's answer, held as a Reply (to be re-encoded or put right)."""
+        captured: dict = {}
+
+        def start_response(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: captured.setdefault("early", []).append(data)
+
+        try:
+            result = self.moto_app(environ, start_response)
+            try:
+                chunks = captured.pop("early", []) + [bytes(chunk) for chunk in result]
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:  # as in _moto
+            traceback.print_exc(file=sys.stderr)
+            return internal_error(target)
+        return Reply(captured["status"], b"".join(chunks), list(captured["headers"]))
 
     def _count(self, target: str, served: bool, cpu_s: float) -> None:
         # Per operation and path: calls, and this thread's CPU seconds in here (what the
@@ -154,11 +167,19 @@ class Dispatcher:
                 "requests": counts, "request_cpu_s": cpu}
 
 
-def _internal_error(target: str) -> Reply:
-    if target.startswith(DYNAMODB):
-        return dynamodb_error("500 Internal Server Error", "InternalServerError",
-                              "Internal server error")
-    return kinesis_error("500 Internal Server Error", "InternalFailure", "Internal failure")
+def _fixed(target: str, request: dict, reply: Reply, environ) -> Reply:
+    if not reply.status.startswith("2"):
+        return reply
+    try:
+        payload = json.loads(reply.body)
+    except ValueError:
+        return reply
+    if not rules.fix_dynamodb_reply(target[len(DYNAMODB):], request, payload, environ):
+        return reply
+    body = json.dumps(payload).encode()
+    headers = [(name, str(zlib.crc32(body)) if name.lower() == "x-amz-crc32" else value)
+               for name, value in reply.headers]
+    return Reply(reply.status, body, headers)
 
 
 def _read_body(environ) -> bytes:
@@ -175,42 +196,3 @@ def _rss_kb() -> int:
     except OSError:
         pass
     return 0
-
-
-# Account and region the way moto's BaseResponse finds them, so the fast path reads and
-# writes the very backend moto would.
-_accounts: dict[str, str] = {}
-
-
-def _account_of(environ) -> str:
-    if "MOTO_ACCOUNT_ID" in os.environ:
-        return os.environ["MOTO_ACCOUNT_ID"]
-    header = environ.get("HTTP_X_MOTO_ACCOUNT_ID")
-    if header:
-        return header
-    from moto.core.responses import BaseResponse
-
-    match = BaseResponse.access_key_regex.search(environ.get("HTTP_AUTHORIZATION", ""))
-    access_key = match.group(1) if match else "AKIAEXAMPLE"
-    account = _accounts.get(access_key)
-    if account is None:
-        from moto.iam.models import get_account_id_from
-
-        account = _accounts[access_key] = get_account_id_from(access_key)
-    return account
-
-
-def _region_of(environ) -> str:
-    from moto.core.responses import BaseResponse
-
-    url = environ.get("HTTP_HOST", "") + environ.get("PATH_INFO", "")
-    match = BaseResponse.region_regex.search(url)
-    if match:
-        return match.group(1)
-    match = BaseResponse.region_from_useragent_regex.search(environ.get("HTTP_USER_AGENT", ""))
-    if match:
-        return match.group(1)
-    authorization = environ.get("HTTP_AUTHORIZATION", "")
-    if "AWS4" in authorization:
-        return authorization.split(",")[0].split("/")[2]
-    return BaseResponse.default_region

@@ -16,6 +16,8 @@ import re
 from bisect import bisect_left, bisect_right
 from decimal import Decimal
 
+from orderhist.emulator.sizes import item_size
+
 ATTRIBUTE = "_orderhist_index"
 KEY_TYPES = ("S", "N")
 _INTEGER = re.compile(r"-?[0-9]+\Z")
@@ -239,8 +241,6 @@ def build(table) -> TableIndex | None:
             gsis[gsi.name] = made
     index = TableIndex(table.hash_key_attr, table.hash_key_type,
                        table.range_key_attr, table.range_key_type, gsis)
-    from orderhist.emulator.patches import item_size
-
     everything = []
     for partition in table.items.values():
         for item in partition.values():

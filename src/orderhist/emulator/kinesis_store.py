@@ -19,6 +19,15 @@ EPOCH = datetime.datetime(1970, 1, 1)
 US_PER_DAY = 86_400_000_000
 # Partition keys shared between records; cleared when full.
 SHARED_CAP = 1 << 17
+# AWS's sequence numbers are 56-digit decimal strings that grow within a shard and differ
+# between shards. A shard's records are numbered on from 49 x 10^54 + its number x 10^34.
+SEQUENCE_BASE = 49 * 10**54
+SHARD_STRIDE = 10**34
+
+
+def sequence_base(shard) -> int:
+    """The number before a shard's first record (its first record is this + 1)."""
+    return SEQUENCE_BASE + shard._shard_id * SHARD_STRIDE
 
 
 class SlimRecord:
@@ -117,7 +126,7 @@ def shared_key(key: str) -> str:
     return found
 
 
-def install(lock) -> None:
+def install(lock, patch) -> None:
     from moto.kinesis.models import Shard
 
     stock_init = Shard.__init__
@@ -125,7 +134,7 @@ def install(lock) -> None:
 
     def init(self, *args, **kwargs):
         stock_init(self, *args, **kwargs)
-        self.records = RecordLog()
+        self.records = RecordLog(sequence_base(self) + 1)
 
     def log_of(self) -> RecordLog:
         records = self.records
@@ -134,7 +143,8 @@ def install(lock) -> None:
                 records = self.records
                 if type(records) is not RecordLog:
                     # moto's split_shard leaves the closed parent an empty OrderedDict.
-                    log = RecordLog(next(iter(records)) if records else 1)
+                    log = RecordLog(next(iter(records)) if records
+                                    else sequence_base(self) + 1)
                     for sequence in records:
                         log[sequence] = records[sequence]
                     self.records = records = log
@@ -197,11 +207,10 @@ def install(lock) -> None:
         position = bisect_left(entries, at_timestamp, key=lambda record: record.created_at)
         return log.first + position - 1
 
-    Shard.__init__ = init
-    Shard.append = append
-    Shard.put_record = put_record
-    Shard.get_records = get_records
-    Shard.get_min_sequence_number = get_min_sequence_number
-    Shard.get_max_sequence_number = get_max_sequence_number
-    Shard.get_sequence_number_at = get_sequence_number_at
-    Shard.bounds = bounds
+    for name, replacement in (("__init__", init), ("append", append),
+                              ("put_record", put_record), ("get_records", get_records),
+                              ("get_min_sequence_number", get_min_sequence_number),
+                              ("get_max_sequence_number", get_max_sequence_number),
+                              ("get_sequence_number_at", get_sequence_number_at),
+                              ("bounds", bounds)):
+        patch(Shard, name, replacement)

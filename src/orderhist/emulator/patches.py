@@ -1,5 +1,6 @@
 """Targeted replacements of moto 5.2 internals, installed only inside the emulator process:
-Kinesis in `kinesis_store`, DynamoDB here.
+Kinesis in `kinesis_store`, DynamoDB here; each declared in `registry` and handed to its
+collector (`patch`), never assigned here.
 
 DynamoDB (moto/dynamodb/models/): Items are built without the O(attributes^2) size check of
 LimitedSizeDict (one check of the total instead) and share the DynamoType objects of repeated
@@ -13,9 +14,9 @@ candidates from the index: the partition the key names, not every item of the ta
 from __future__ import annotations
 
 from orderhist.emulator import index as table_index
+from orderhist.emulator import kinesis_store
+from orderhist.emulator.sizes import ITEM_SIZE_LIMIT, item_size, stored_item_size
 
-# moto's own ceiling for an item (LimitedSizeDict), in its size units.
-ITEM_SIZE_LIMIT = 405_000
 # Scalar DynamoType objects shared between items; cleared when full, so unique values (sort
 # keys, timestamps) cannot make it grow without bound.
 SHARED_CAP = 1 << 17
@@ -23,11 +24,9 @@ SHARED_CAP = 1 << 17
 _shared: dict[str, dict] = {"S": {}, "N": {}, "BOOL": {}, "NULL": {}}
 
 
-def install(kinesis_lock, dynamodb_lock) -> None:
-    from orderhist.emulator import kinesis_store
-
-    kinesis_store.install(kinesis_lock)
-    _install_dynamodb(dynamodb_lock)
+def install(kinesis_lock, dynamodb_lock, patch) -> None:
+    kinesis_store.install(kinesis_lock, patch)
+    _install_dynamodb(dynamodb_lock, patch)
 
 
 def shared_type(raw):
@@ -45,26 +44,6 @@ def shared_type(raw):
                     found = cache[value] = DynamoType(raw)
                 return found
     return DynamoType(raw)
-
-
-def text_size(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
-
-
-def value_size(dt) -> int:
-    """DynamoType.size(), quicker for the scalar types."""
-    kind, value = dt.type, dt.value
-    if kind == "S" and type(value) is str:
-        return text_size(value)
-    if kind == "N" and type(value) is str:
-        return len(value)
-    if type(value) is bool:
-        return 1
-    return dt.size()
-
-
-def item_size(item) -> int:
-    return sum(text_size(key) + value_size(value) for key, value in item.attrs.items())
 
 
 def store(table, attrs: dict, size: int):
@@ -101,7 +80,7 @@ def store(table, attrs: dict, size: int):
     return item
 
 
-def _install_dynamodb(lock) -> None:
+def _install_dynamodb(lock, patch) -> None:
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
@@ -115,14 +94,15 @@ def _install_dynamodb(lock) -> None:
             dict.__setitem__(built, key, shared_type(value) if type(value) is dict
                              else DynamoType(value))
         self.attrs = built
-        # One check of the total: the same verdict as LimitedSizeDict's check per insert.
-        if item_size(self) > ITEM_SIZE_LIMIT:
+        # One check of the total, as AWS counts it: the verdict of LimitedSizeDict's check
+        # per insert (see fixes).
+        if stored_item_size(built) > ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
 
-    Item.__init__ = item_init
+    patch(Item, "__init__", item_init)
     # moto keeps every model object it ever made (for its /moto-api/data.json view), so each
     # overwritten item would live on; items are not tracked here.
-    Item.__new__ = staticmethod(_untracked_new)
+    patch(Item, "__new__", staticmethod(_untracked_new))
 
     stock_put, stock_delete = Table.put_item, Table.delete_item
     stock_update = DynamoDBBackend.update_item
@@ -201,11 +181,11 @@ def _install_dynamodb(lock) -> None:
             finally:
                 self.__dict__.pop("all_items", None)
 
-    Table.query = query
-    Table.put_item = put_item
-    Table.delete_item = delete_item
-    DynamoDBBackend.update_item = update_item
-    DynamoDBBackend.update_table = forget_index(DynamoDBBackend.update_table)
+    patch(Table, "query", query)
+    patch(Table, "put_item", put_item)
+    patch(Table, "delete_item", delete_item)
+    patch(DynamoDBBackend, "update_item", update_item)
+    patch(DynamoDBBackend, "update_table", forget_index(DynamoDBBackend.update_table))
 
     # Whatever walks a table's dicts must not run while another request changes them.
     for name in ("put_item", "delete_item", "get_item", "query", "scan", "describe_table",
@@ -215,7 +195,7 @@ def _install_dynamodb(lock) -> None:
                  "export_table", "delete_table"):
         method = getattr(DynamoDBBackend, name, None)
         if method is not None:
-            setattr(DynamoDBBackend, name, _locked(method, lock))
+            patch(DynamoDBBackend, name, _locked(method, lock))
 
 
 def _candidates(table, hash_key, index_name, hash_key_conditions) -> list | None:

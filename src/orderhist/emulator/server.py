@@ -9,7 +9,8 @@ and a model-driven serializer that spends ~66 ms on 100 items. Two layers fix th
 - `fastpath` answers the hot data-plane requests (Query, BatchWriteItem, BatchGetItem,
   PutRecords, GetRecords) in this WSGI layer, straight from moto's own model objects with
   plain json, and hands any request shape it does not fully handle to moto unchanged.
-Both are applied only in this process, only for the moto versions they were written against.
+Both are applied only in this process, through `registry`, which checks every original
+against the moto they were written for and serves stock moto (with a warning) if one differs.
 """
 from __future__ import annotations
 
@@ -21,12 +22,11 @@ import sys
 import threading
 from pathlib import Path
 
-from orderhist.emulator import FAST_ENV, HOST, ROUTE_PREFIX, EmulatorError, check_fault_rate
+from orderhist.emulator import FAST_ENV, HOST, ROUTE_PREFIX, check_fault_rate
 from orderhist.state import write_json_atomic
 
-# The moto internals replaced here were read in this range; another moto is refused rather
-# than silently mis-patched.
-SUPPORTED_MOTO = ((5, 2), (5, 3))
+# What the health route reports besides "ok": the registry's warning, if moto differed.
+STATUS: dict = {"warning": None}
 
 # One lock per service for everything that changes (or walks) its data. The server answers
 # each connection on its own thread, and neither moto's shard append nor its dict walks are
@@ -39,18 +39,22 @@ SQS_LOCK = threading.RLock()
 def serve(port_file_path: Path | None, port: int = 0, faults: float = 0.0,
           fault_seed: int | None = None, consistency_delay: float = 0.0) -> None:
     check_fault_rate(faults)
-    check_moto_version()
-    fast = os.environ.get(FAST_ENV, "1") != "0"
-    configure_moto()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from orderhist.emulator import fast_sqs, fastpath, httpd, patches
+    from orderhist.emulator import fast_sqs, fastpath, fixes, httpd, patches, registry
     from orderhist.emulator.consistency import Consistency
     from orderhist.emulator.faults import FaultInjector
 
-    if fast:
-        patches.install(KINESIS_LOCK, DYNAMODB_LOCK)
-        fast_sqs.install(SQS_LOCK)
+    # Every change to moto goes through the registry, which checks the originals first: a
+    # moto that differs from the one verified gets stock mode and a warning, not wrong answers.
+    def install_fast(patch):
+        patches.install(KINESIS_LOCK, DYNAMODB_LOCK, patch)
+        fast_sqs.install(SQS_LOCK, patch)
+
+    fast, warning = registry.apply(
+        os.environ.get(FAST_ENV, "1") != "0",
+        lambda patch: fixes.install(patch, KINESIS_LOCK, ROUTE_PREFIX), install_fast)
+    STATUS["warning"] = warning
     seed = fault_seed if fault_seed is not None else random.SystemRandom().randrange(2**31)
     injector = FaultInjector(faults, seed)
     moto_app = DomainDispatcherApplication(create_backend_app)
@@ -59,7 +63,7 @@ def serve(port_file_path: Path | None, port: int = 0, faults: float = 0.0,
     consistency = Consistency(dispatcher, consistency_delay)
     server = httpd.make(HOST, port, _with_own_routes(dispatcher, consistency))
     bound = server.server_address[1]
-    _patch_lambda_code_location(f"http://{HOST}:{bound}")
+    fixes.code_base_url["url"] = f"http://{HOST}:{bound}"
 
     # Everything lives in memory: there is nothing to flush, and a server holding a large
     # dataset can take many seconds to unwind, so a stop request exits at once.
@@ -74,86 +78,11 @@ def serve(port_file_path: Path | None, port: int = 0, faults: float = 0.0,
     mode = "fast" if fast else "stock moto"
     eventual = f"; AWS's eventual consistency, {consistency_delay:g} s" \
         if consistency_delay > 0 else ""
+    if warning:
+        print(f"orderhist emulator: warning: {warning}", flush=True)
     print(f"orderhist emulator ({mode}) listening on http://{HOST}:{bound}; "
           f"faults {injector.describe()}{eventual}", flush=True)
     server.serve_forever()
-
-
-def check_moto_version() -> None:
-    from importlib.metadata import version
-
-    found = version("moto")
-    major_minor = tuple(int(part) for part in found.split(".")[:2])
-    low, high = SUPPORTED_MOTO
-    if not (low <= major_minor < high):
-        raise EmulatorError(
-            f"moto {found} is not supported by this orderhist; install moto>=5.2,<5.3"
-        )
-
-
-def configure_moto() -> None:
-    """Settings and fixes that must hold before the first resource is created, in both the
-    fast and the stock mode: without them moto is wrong, not merely slow."""
-    from moto.awslambda.models import LambdaBackend
-    from moto.core.config import default_user_config
-    from moto.kinesis.models import Stream
-
-    # No Docker here: Lambda code is run by orderhist's own runtime, never by moto.
-    default_user_config["lambda"]["use_docker"] = False
-
-    # moto invokes a Kinesis mapping's function once per record inside every put; the
-    # project's runtime polls the stream instead, with AWS's batching semantics.
-    def no_inline_invocation(self, *args, **kwargs):
-        return None
-
-    LambdaBackend.send_kinesis_message = no_inline_invocation
-
-    # moto's shard append is not thread-safe: concurrent puts to one shard hand out a
-    # sequence number twice and lose records while acknowledging them.
-    original_put = Stream.put_record
-
-    def locked_put_record(self, *args, **kwargs):
-        with KINESIS_LOCK:
-            return original_put(self, *args, **kwargs)
-
-    Stream.put_record = locked_put_record
-    _return_mapping_timestamp()
-
-
-def _return_mapping_timestamp() -> None:
-    """moto stores a mapping's StartingPositionTimestamp but never returns it, so the runtime
-    could not honour AT_TIMESTAMP; return it as AWS does."""
-    from moto.awslambda.models import EventSourceMapping
-
-    stock = EventSourceMapping.get_configuration
-
-    def get_configuration(self):
-        reply = stock(self)
-        if getattr(self, "starting_position_timestamp", None) is not None:
-            reply["StartingPositionTimestamp"] = self.starting_position_timestamp
-        return reply
-
-    EventSourceMapping.get_configuration = get_configuration
-
-
-def _patch_lambda_code_location(base_url: str) -> None:
-    """Make GetFunction's Code.Location a URL that serves the deployed zip, as AWS's
-    pre-signed URL does, so the runtime can load exactly what was deployed."""
-    from moto.awslambda.models import LambdaFunction
-
-    original_get_code = LambdaFunction.get_code
-
-    def get_code(self):
-        reply = original_get_code(self)
-        if getattr(self, "code_bytes", None):
-            reply["Code"] = {
-                "RepositoryType": "S3",
-                "Location": f"{base_url}{ROUTE_PREFIX}lambda-code/{self.account_id}/"
-                            f"{self.region}/{self.function_name}",
-            }
-        return reply
-
-    LambdaFunction.get_code = get_code
 
 
 def _with_own_routes(dispatcher, consistency):
@@ -165,7 +94,8 @@ def _with_own_routes(dispatcher, consistency):
             return consistency(environ, start_response)
         parts = path[len(ROUTE_PREFIX):].split("/")
         if parts == ["health"]:
-            return _json(start_response, {"status": "ok"})
+            return _json(start_response, {"status": "ok", "fast": dispatcher.enabled,
+                                          "warning": STATUS["warning"]})
         if parts == ["faults"]:
             if environ.get("REQUEST_METHOD") == "POST":
                 try:
