@@ -64,7 +64,7 @@ def test_thousands_of_rejects_are_all_listed_and_do_not_hold_up_good_lines(tmp_p
         assert arrivals == sorted(arrivals)  # oldest first
 
         table = orderhist(home, "rejects")
-        assert table.returncode == 0 and f"{POISON} rejected records" in table.stdout
+        assert table.returncode == 0 and f"{POISON:,} rejects, 1 reason" in table.stdout
         status = json.loads(orderhist(home, "status", "--json").stdout)
         assert status["table"]["items"] == 2000  # order lines; the rejects counted apart
     finally:

@@ -58,7 +58,7 @@ def print_json(data) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-from orderhist import cli_commands, cli_services  # noqa: E402,F401  (register the commands)
+from orderhist import cli_commands, cli_ops, cli_services  # noqa: E402,F401  (register the commands)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from orderhist import cli_options as checked
 from orderhist.cli import Context, cli, json_option, pass_context, print_json
 
 TABLE_PAGE = 20  # orders per page in the table view
+REJECT_GROUPS = 20  # reasons shown by `rejects`
 
 
 @cli.command()
@@ -75,11 +76,18 @@ def status(ctx: Context, as_json: bool) -> None:
     """Target, resources and whether each exists, local processes, table and stream."""
     from orderhist import lifecycle, render
 
+    from orderhist.watch import status_verdict
+
     report = lifecycle.status(ctx.home)
+    found = status_verdict(report)
+    report["verdict"] = found.as_json()
     if as_json:
         print_json(report)
     else:
+        from orderhist.render_watch import verdict_text
+
         render.status_view(report)
+        render.console.print(verdict_text(found))
 
 
 @cli.command()
@@ -106,7 +114,8 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
     state = require_state(ctx.home)
     if state.get("target") == "local":
         _require_local_pipeline(ctx, state)
-        result = loggen.generate(ctx.home, count, source=source, now=now, rate=rate)
+        with _writing(count, not as_json and sys.stdout.isatty()):
+            result = loggen.generate(ctx.home, count, source=source, now=now, rate=rate)
         lines, where, skipped = result.lines, str(result.file), len(result.skipped)
     else:
         from orderhist import remote
@@ -127,9 +136,13 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
     }
     if wait:
         from orderhist import delivery
+        from orderhist.render_watch import delivery_progress
 
-        outcome = delivery.wait_until_readable(
-            state.target(), state.resources["table"]["id"], lines, timeout)
+        # A bar only for a person at a terminal: --json and pipes get the summary alone.
+        with delivery_progress(len(lines), not as_json and sys.stdout.isatty()) as progress:
+            outcome = delivery.wait_until_readable(
+                state.target(), state.resources["table"]["id"], lines, timeout,
+                progress=progress)
         summary.update(stored=outcome.stored, rejected=outcome.rejected,
                        missing=outcome.missing, latency_ms=outcome.percentiles())
     if as_json:
@@ -140,6 +153,17 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
         raise OrderhistError(
             f"{summary['missing']} lines were not readable after {timeout:g} s; "
             "see `orderhist status` and the logs under the home directory")
+
+
+def _writing(count: int, on_terminal: bool):
+    """A spinner while the host's lines are written (a whole dataset takes a while)."""
+    import contextlib
+
+    if not on_terminal:
+        return contextlib.nullcontext()
+    from orderhist import render
+
+    return render.console.status(f"writing {count:,} lines to the host's log…")
 
 
 def _require_local_pipeline(ctx: Context, state) -> None:
@@ -237,12 +261,20 @@ def _follow(state, table: str, customer: str) -> None:
               help="Put the records of every batch the mapping gave up on back into the "
                    "stream (read back from it while it still holds them), then remove those "
                    "batches from the queue.")
+@click.option("--limit", type=click.IntRange(min=1), default=REJECT_GROUPS, show_default=True,
+              help="Reasons shown, largest first.")
+@click.option("--all", "show_all", is_flag=True, help="Every reason.")
+@click.option("--clear", is_flag=True,
+              help="Delete the rejects of the reasons shown, after confirmation.")
+@click.option("--yes", is_flag=True, help="With --clear: do not ask.")
 @json_option
 @pass_context
-def rejects(ctx: Context, replay: bool, as_json: bool) -> None:
-    """Records the Lambda refused, with the reason and the raw line, oldest first, and the
-    batches the mapping gave up on. Nothing is consumed; a listing that could not read all
-    of the queue says how much it missed and exits 1."""
+def rejects(ctx: Context, replay: bool, limit: int, show_all: bool, clear: bool, yes: bool,
+            as_json: bool) -> None:
+    """Records the Lambda refused and the batches the mapping gave up on, grouped by reason:
+    count, first and last seen, one example shown literally. --json lists every one, oldest
+    first, with its reason and raw line. Nothing is consumed unless --clear; a listing that
+    could not read all of the queue says how much it missed and exits 1."""
     from orderhist import render
     from orderhist.state import require_state
 
@@ -250,16 +282,19 @@ def rejects(ctx: Context, replay: bool, as_json: bool) -> None:
     from orderhist.errors import OrderhistError
 
     queue = state.resources.get("queue", {}).get("id")
+    if clear and (as_json or replay):
+        raise click.UsageError("--clear works on the grouped view: drop --json and --replay")
     if replay:
         _replay(state, queue, as_json)
         return
     from orderhist.rejects import list_rejects
 
-    found = list_rejects(state.target(), state.resources.get("table", {}).get("id"), queue)
+    table = state.resources.get("table", {}).get("id")
     if as_json:
+        found = list_rejects(state.target(), table, queue)
         print_json(found.all)
     else:
-        render.rejects_view(found.all)
+        found = _grouped(state.target(), table, queue, None if show_all else limit, clear, yes)
     if found.table_missing:
         raise OrderhistError("the table does not exist, so its refused records could not be "
                              "listed (only the queue's given-up batches are): run `orderhist up`")
@@ -269,6 +304,24 @@ def rejects(ctx: Context, replay: bool, as_json: bool) -> None:
             f"{found.unread} messages on the rejects queue could not be read (another "
             "reader holds them, or they arrived during the listing): run `orderhist rejects` "
             "again")
+
+
+def _grouped(target, table: str | None, queue: str | None, limit: int | None, clear: bool,
+             yes: bool):
+    from orderhist import render
+    from orderhist.rejects import Rejects
+    from orderhist.rejects_groups import Listing, group
+
+    with Listing(target, table, queue) as listing:
+        groups = group(listing.entries)
+        shown = len(groups) if limit is None else min(limit, len(groups))
+        render.reject_groups_view(groups, shown, len(listing.entries))
+        listed = [entry for g in groups[:shown] for entry in g.entries]
+        if clear and listed:
+            if not yes:
+                click.confirm(f"Delete these {len(listed):,} rejects?", abort=True)
+            render.console.print(f"deleted {listing.delete(listed):,} rejects")
+        return Rejects(unread=listing.unread, table_missing=listing.table_missing)
 
 
 def _replay(state, queue: str | None, as_json: bool) -> None:

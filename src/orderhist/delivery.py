@@ -44,9 +44,11 @@ def latency_summary(values: list[float]) -> dict[str, float | None]:
 
 def wait_until_readable(target: aws.Target, table: str, lines: list[OrderLine],
                         timeout: float, poll_interval: float = 0.05,
-                        dynamodb=None) -> Delivery:
+                        dynamodb=None, progress=None) -> Delivery:
     """Poll until every line is in the table as written by this run, or refused; return
-    within `timeout` seconds (give or take one call) whatever is still pending."""
+    within `timeout` seconds (give or take one call) whatever is still pending.
+    `progress(delivery, pending_lines)` is told after every round (several a second): what
+    the rounds found, nothing read for it."""
     # The last part of the time is kept for one look at every key still pending.
     sweep_time = min(FINAL_SWEEP_S, timeout * 0.1)
     deadline = time.monotonic() + timeout - sweep_time
@@ -84,6 +86,8 @@ def wait_until_readable(target: aws.Target, table: str, lines: list[OrderLine],
         if pending and time.monotonic() >= next_reject_check:
             _take_refused(result, pending, lines_per_key, rejects.refused(pending))
             next_reject_check = time.monotonic() + REJECT_CHECK_INTERVAL
+        if progress is not None:
+            progress(result, len(lines) - result.stored - result.rejected)
         if not pending or time.monotonic() >= deadline:
             break
         # Pace the rounds to the pipeline: about LINES_PER_ROUND new lines each at the rate
@@ -109,6 +113,8 @@ def wait_until_readable(target: aws.Target, table: str, lines: list[OrderLine],
             _collect(result, pending, lines_per_key,
                      _batch_get(dynamodb, table, keys[start:start + BATCH_GET_LIMIT]))
     result.missing = sum(lines_per_key[key] for key in pending)
+    if progress is not None:
+        progress(result, result.missing)
     return result
 
 

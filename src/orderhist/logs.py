@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 
 def configure(logger_name: str, label: str = "") -> None:
@@ -12,6 +13,11 @@ def configure(logger_name: str, label: str = "") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     prefix = f"{label}: " if label else ""
-    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(message)s"))
+    # UTC, ISO 8601 with milliseconds: the stamp `orderhist logs` sorts every source by.
+    formatter = logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(message)s",
+                                  datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    formatter.default_msec_format = "%s.%03dZ"
+    handler.setFormatter(formatter)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -126,3 +126,20 @@ def _wait_for_command(ssm, command: str, instance: str, timeout: float) -> dict:
             raise OrderhistError(f"the generator on {instance} did not finish in time "
                                  f"(command {command})")
         time.sleep(1.0)
+
+
+def run_on_host(state: StackState, commands: list[str], comment: str,
+                timeout: int = 60) -> str:
+    """A short shell script on the host through SSM (as `orderhist logs` reads the host's
+    logs): its standard output, which SSM cuts at 24,000 characters."""
+    instance = state.resources.get("instance", {}).get("id")
+    if not instance:
+        raise OrderhistError("the stack has no host: run `orderhist up` to repair it")
+    ssm = aws.client("ssm", state.target())
+    command = ssm.send_command(
+        InstanceIds=[instance], DocumentName="AWS-RunShellScript", Comment=comment,
+        TimeoutSeconds=DELIVERY_TIMEOUT_S,
+        Parameters={"commands": commands, "executionTimeout": [str(timeout)]},
+    )["Command"]["CommandId"]
+    status = _wait_for_command(ssm, command, instance, timeout)
+    return status.get("StandardOutputContent") or ""

@@ -37,8 +37,10 @@ def step_progress(title: str):
     """A spinner naming the step in hand, and one line per finished step."""
     with console.status(title) as status:
         def report(name: str, what: str) -> None:
-            if what in ("checking", "starting", "stopping", "deleting") \
-                    or what.startswith("waiting"):
+            if what.startswith("waiting"):  # "waiting 12 s: why": the resource first
+                status.update(f"{title}: {name}: {what}")
+                return
+            if what in ("checking", "starting", "stopping", "deleting"):
                 status.update(f"{title}: {what} {name}")
                 return
             style = _ACTION_STYLE.get(what, "")
@@ -219,31 +221,6 @@ def new_orders_view(orders) -> None:
         console.print(lines_table(order))
 
 
-def rejects_view(rejects: list[dict]) -> None:
-    if not rejects:
-        console.print(Text("No rejects.", "green"))
-        return
-    table = Table(title=f"{len(rejects)} rejected records", title_justify="left")
-    table.add_column("shard / sequence", overflow="fold")
-    table.add_column("reason", overflow="fold")
-    table.add_column("raw data", overflow="fold")
-    from orderhist.rejects import is_batch_info
-
-    for reject in rejects:
-        if is_batch_info(reject):
-            info, context = reject["KinesisBatchInfo"], reject.get("requestContext", {})
-            where = (f"{info.get('shardId', '')} {info.get('startSequenceNumber', '')}.."
-                     f"{info.get('endSequenceNumber', '')}")
-            reason = (f"batch given up ({context.get('condition')}, "
-                      f"{context.get('approximateInvokeCount')} invocations)")
-            data = f"{info.get('batchSize')} record(s): re-read them from the stream"
-        else:
-            where = f"{reject.get('shardId', '')} {reject.get('sequenceNumber', '')}".strip()
-            reason, data = reject.get("reason", ""), str(reject.get("data", ""))[:200]
-        table.add_row(safe(where), safe(reason), safe(data))
-    console.print(table)
-
-
 def replay_view(done) -> None:
     console.print(Text.assemble(("replayed ", "bold"), f"{done.batches} given-up batches, "
                                 f"{done.records} records put back into the stream"))
@@ -265,3 +242,23 @@ def dataset_view(facts: dict) -> None:
     for problem in problems[:10]:
         console.print(Text.assemble((f"row {problem.get('line')}: ", "yellow"),
                                     safe(problem.get("reason"))))
+
+
+def reject_groups_view(groups, shown: int, total: int) -> None:
+    """Rejects grouped by reason: count, first and last seen, one example shown literally."""
+    if not groups:
+        console.print(Text("No rejects.", "green"))
+        return
+    title = f"{total:,} rejects, {len(groups)} reason{'s' if len(groups) > 1 else ''}" + \
+        (f" (the {shown} largest shown: --all for every one)" if shown < len(groups) else "")
+    table = Table(title=title, title_justify="left", show_lines=True)
+    table.add_column("count", justify="right")
+    table.add_column("reason, and one example as it came", overflow="fold", ratio=1)
+    table.add_column("first seen\nlast seen", no_wrap=True)
+    for group in groups[:shown]:
+        seen = [(when or "–").replace("T", " ")[:19] for when in (group.first_seen,
+                                                                   group.last_seen)]
+        cell = Text.assemble(safe(group.reason), "\n",
+                             (safe(group.example[:300]).plain, "dim"))
+        table.add_row(f"{group.count:,}", cell, Text("\n").join(safe(when) for when in seen))
+    console.print(table)

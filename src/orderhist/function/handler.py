@@ -79,6 +79,12 @@ def handler(event, context):
         item = records.reject_to_item(reject)
         items[(item["CustomerID"]["S"], item["SK"]["S"])] = (item, [sequence])
     failed = _write_items(list(items.values()), context)
+    # One line per invocation and one per refused record: what `orderhist logs function`
+    # (CloudWatch Logs on AWS) shows between START and END.
+    for sequence, reject in rejects:
+        print(f"refused {reject.get('shardId')} {sequence}: {reject.get('reason')}")
+    print(f"{len(event.get('Records', []))} records: {len(items) - len(rejects)} lines put, "
+          f"{len(rejects)} refused" + (f", retry from {min(failed)}" if failed else ""))
     if failed:
         return {"batchItemFailures": [{"itemIdentifier": str(min(failed))}]}
     return {"batchItemFailures": []}

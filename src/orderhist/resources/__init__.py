@@ -124,14 +124,17 @@ def unless_missing(call, *args, **kwargs):
 
 
 def retry_while_propagating(call, timeout: float = 150.0, first_pause: float = 0.5,
-                            max_pause: float = 8.0):
+                            max_pause: float = 8.0, ctx: "StackContext | None" = None,
+                            resource: str = ""):
     """Call `call` until the service it calls sees the role or instance profile just made.
 
     IAM is eventually consistent: for seconds (rarely minutes) after CreateRole,
     PutRolePolicy or AddRoleToInstanceProfile, Lambda and EC2 refuse them with errors that
     `aws_errors` knows as PROPAGATING. Anything else is raised at once, and so is the last
-    refusal when `timeout` (terraform's IAM propagation bound is 2 minutes) runs out."""
-    deadline = time.monotonic() + timeout
+    refusal when `timeout` (terraform's IAM propagation bound is 2 minutes) runs out. With a
+    `ctx`, each pause is told through its progress: what waits, how long so far, and why."""
+    started = time.monotonic()
+    deadline = started + timeout
     pause = first_pause
     while True:
         try:
@@ -139,6 +142,9 @@ def retry_while_propagating(call, timeout: float = 150.0, first_pause: float = 0
         except Exception as error:  # botocore's ClientError, told apart by aws_errors
             if not aws_errors.is_propagating(error) or time.monotonic() + pause > deadline:
                 raise
+            if ctx is not None:
+                ctx.progress(resource, f"waiting {time.monotonic() - started:.0f} s: the new "
+                                       "IAM role is not yet seen by the service (propagation)")
             time.sleep(pause)
             pause = min(max_pause, pause * 2)
 
@@ -166,6 +172,20 @@ def create_when_name_free(ctx: StackContext, resource: str, create, why: str,
             ctx.progress(resource, f"waiting {waited:.0f} s: {why}")
             time.sleep(pause)
             pause = min(5.0, pause * 1.5)
+
+
+def wait_until(ctx: StackContext, resource: str, done, why: str, timeout: float,
+               pause: float = 2.0) -> None:
+    """Poll `done()` until it is true, telling ctx.progress what waits and for how long (an
+    instance starting or terminating); an OrderhistError after `timeout`."""
+    started = time.monotonic()
+    while not done():
+        waited = time.monotonic() - started
+        if waited + pause > timeout:
+            raise OrderhistError(f"the {resource} is still not ready after {waited:.0f} s "
+                                 f"({why}): run the command again in a minute")
+        ctx.progress(resource, f"waiting {waited:.0f} s: {why}")
+        time.sleep(pause)
 
 
 class Resource:

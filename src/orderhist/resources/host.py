@@ -6,7 +6,7 @@ from __future__ import annotations
 from orderhist import hostsetup
 from orderhist.resources import (
     UNCHANGED, UPDATED, Resource, artifacts, host_refresh, machine, missing,
-    retry_while_propagating, unless_missing,
+    retry_while_propagating, unless_missing, wait_until,
 )
 
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
@@ -122,8 +122,12 @@ class Instance(Resource):
                 {"ResourceType": "volume", "Tags": _tags(ctx)},
             ],
             **network,
-        ))
+        ), ctx=ctx, resource=self.name)
         instance = reply["Instances"][0]
+        # The host's first boot (user data, SSM registration) starts once it runs: say so
+        # while it is pending rather than sit silent.
+        wait_until(ctx, self.name, lambda: _state(ec2, instance["InstanceId"]) != "pending",
+                   f"{instance['InstanceId']} is starting (pending)", timeout=600)
         return {"id": instance["InstanceId"], "ami": image, "instance_type": wanted.instance_type,
                 "agent": ctx.settings.agent, "setup": setup}
 
@@ -133,11 +137,25 @@ class Instance(Resource):
             ec2.terminate_instances(InstanceIds=[record["id"]])
             # The security group cannot go while the instance still holds it, and a
             # replacement must not start while the old host still ships.
-            ec2.get_waiter("instance_terminated").wait(
-                InstanceIds=[record["id"]], WaiterConfig={"Delay": 2, "MaxAttempts": 150})
+            wait_until(ctx, self.name, lambda: _state(ec2, record["id"]) == "terminated",
+                       f"{record['id']} is terminating", timeout=300)
         except Exception as error:
             if not missing(error):
                 raise
+
+
+def _state(ec2, instance_id: str) -> str:
+    """The instance's state name; "terminated" once EC2 no longer knows it."""
+    try:
+        reply = ec2.describe_instances(InstanceIds=[instance_id])
+    except Exception as error:
+        if missing(error):
+            return "terminated"
+        raise
+    for reservation in reply.get("Reservations", []):
+        for instance in reservation.get("Instances", []):
+            return instance["State"]["Name"]
+    return "terminated"
 
 
 def _record(instance: dict) -> dict:

@@ -44,7 +44,7 @@ class Function(Resource):
         retry_while_propagating(lambda: lam.create_function(
             FunctionName=ctx.names.function, Code={"ZipFile": zip_bytes},
             Architectures=[ARCHITECTURE], Tags=ctx.tags(), Publish=False,
-            **_function_config(ctx)))
+            **_function_config(ctx)), ctx=ctx, resource=self.name)
         lam.get_waiter("function_active_v2").wait(
             FunctionName=ctx.names.function, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         return self._record(self.find(ctx))
@@ -67,7 +67,7 @@ class Function(Resource):
             lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
         if changes != ["code"]:
             retry_while_propagating(lambda: lam.update_function_configuration(
-                FunctionName=found["id"], **_function_config(ctx)))
+                FunctionName=found["id"], **_function_config(ctx)), ctx=ctx, resource=self.name)
             lam.get_waiter("function_updated_v2").wait(FunctionName=found["id"])
         return UPDATED, self._record(self.find(ctx))
 
@@ -114,7 +114,8 @@ class Mapping(Resource):
         # queue; right after the role's policy is written it may not see that yet.
         mapping = retry_while_propagating(lambda: ctx.client("lambda").create_event_source_mapping(
             EventSourceArn=ctx.records["stream"]["arn"], FunctionName=ctx.names.function,
-            StartingPosition="TRIM_HORIZON", Enabled=True, **_mapping_config(ctx)))
+            StartingPosition="TRIM_HORIZON", Enabled=True, **_mapping_config(ctx)),
+            ctx=ctx, resource=self.name)
         return {"id": mapping["UUID"], "arn": mapping.get("EventSourceMappingArn")}
 
     def drift(self, ctx, found):
@@ -126,7 +127,7 @@ class Mapping(Resource):
         if not self.drift(ctx, found):
             return UNCHANGED, record
         retry_while_propagating(lambda: ctx.client("lambda").update_event_source_mapping(
-            UUID=found["id"], **_mapping_config(ctx)))
+            UUID=found["id"], **_mapping_config(ctx)), ctx=ctx, resource=self.name)
         return UPDATED, record
 
     def delete(self, ctx, record):

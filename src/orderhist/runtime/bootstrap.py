@@ -7,11 +7,15 @@ itself, so that `orderhist.*` inside the handler resolves to the deployed zip an
 orderhist installed next to the runtime. Standard library only.
 
 Protocol on stdin/stdout: frames of a 4-byte big-endian length and a JSON document. The
-handler's own prints go to stderr (the runtime's log), never into the protocol stream.
+handler's own prints go to stderr, never into the protocol stream; the runtime stamps each
+line and keeps it in the function's log, framed per invocation by Lambda's START, END and
+REPORT lines, which this script writes there too (so they stay in order with the prints).
 """
 import importlib
 import json
+import math
 import os
+import resource
 import signal
 import struct
 import sys
@@ -89,6 +93,23 @@ def _die_with(runtime_pid: int) -> None:
         os._exit(0)
 
 
+def _log(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _report(request_id: str, duration_ms: float, init_ms: float | None) -> str:
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    # ru_maxrss is in KiB on Linux: the container's peak, as Lambda's Max Memory Used is.
+    used_mb = math.ceil(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+              f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
+              f"Memory Size: {memory} MB\tMax Memory Used: {used_mb} MB")
+    if init_ms is not None:
+        report += f"\tInit Duration: {init_ms:.2f} ms"
+    return report
+
+
 def main() -> None:
     code_dir, handler_name, runtime_pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
     _die_with(runtime_pid)
@@ -105,6 +126,7 @@ def main() -> None:
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)
 
+    init_started = time.monotonic()
     try:
         module_name, _, function_name = handler_name.rpartition(".")
         if not module_name:
@@ -115,6 +137,7 @@ def main() -> None:
         _send(replies, {"ready": False, "error": _error(error, "Runtime.ImportModuleError")})
         return
     _send(replies, {"ready": True})
+    init_ms = (time.monotonic() - init_started) * 1000  # told in the first REPORT, as Lambda does
 
     while True:
         request = _receive(requests)
@@ -124,9 +147,14 @@ def main() -> None:
         deadline = time.monotonic() + timeout
         # The runtime kills a container that overruns; this covers a runtime that is gone.
         signal.setitimer(signal.ITIMER_REAL, timeout + OVERRUN_GRACE_S)
+        request_id = request.get("requestId", "")
+        _log(f"START RequestId: {request_id} Version: $LATEST")
+        started = time.monotonic()
         try:
             result = function(request["event"], LambdaContext(request, deadline))
         except BaseException as error:  # a handler's sys.exit is its error too
+            sys.stdout.flush()
+            _log(f"[ERROR] {type(error).__name__}: {error}")
             traceback.print_exc()
             reply = {"ok": False, "error": _error(
                 error, "Runtime.ExitError" if isinstance(error, SystemExit) else None)}
@@ -135,7 +163,9 @@ def main() -> None:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         sys.stdout.flush()
-        sys.stderr.flush()
+        _log(f"END RequestId: {request_id}")
+        _log(_report(request_id, (time.monotonic() - started) * 1000, init_ms))
+        init_ms = None
         try:
             _send(replies, reply)
         except (TypeError, ValueError) as error:  # a result JSON cannot carry

@@ -18,6 +18,7 @@ from orderhist.runtime.checkpoint import Checkpoint
 from orderhist.runtime.destinations import Destinations
 from orderhist.runtime.mappings import MappingConfig
 from orderhist.runtime.stats import ShardStats
+from orderhist.runtime.function_log import function_log_path
 from orderhist.runtime.worker import FunctionSpec, Worker
 
 log = logging.getLogger("orderhist.runtime")
@@ -79,6 +80,7 @@ class ShardPoller:
         self.kinesis = kinesis
         self.destinations = destinations
         self.checkpoint = Checkpoint(work_dir, mapping.uuid, shard_id)
+        self.work_dir = work_dir  # where the function's log is kept
         self.stats = ShardStats(mapping.uuid, mapping.function_arn, mapping.stream_arn, shard_id,
                                 checkpoint=self.checkpoint.sequence)
         self.finished = self.checkpoint.finished
@@ -331,7 +333,7 @@ class ShardPoller:
         if self.worker is None or self.worker.spec != spec:
             if self.worker is not None:
                 self.worker.close()
-            self.worker = Worker(spec, env)
+            self.worker = Worker(spec, env, function_log_path(self.work_dir, spec.name))
         return self.worker
 
     def _invoke(self, mapping: MappingConfig, batch: list[dict]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orderhist import aws
+from orderhist.runtime import function_log
 
 BOOTSTRAP = Path(__file__).resolve().parent / "bootstrap.py"
 HEADER = struct.Struct(">I")
@@ -78,9 +79,12 @@ def container_environment(spec: FunctionSpec, target: aws.Target) -> dict[str, s
 
 
 class Worker:
-    def __init__(self, spec: FunctionSpec, env: dict[str, str]):
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], log_path: Path | None = None):
         self.spec = spec
         self.env = env
+        # The function's log (None: the container's stderr is the runtime's own).
+        self.log_path = log_path
+        self._pump: function_log.Pump | None = None
         self.process: subprocess.Popen | None = None
         self._buffer = b""
         self._lock = threading.Lock()
@@ -111,12 +115,13 @@ class Worker:
             self._send(request)
             reply = self._receive(deadline)
         except (BrokenPipeError, EOFError, OSError):
-            return self._crashed()
+            return self._crashed(request_id, deadline - self.spec.timeout_s)
         if reply is None:
             self._kill()
-            return InvokeResult(
-                False, error_type="Sandbox.Timedout",
-                error_message=f"Task timed out after {self.spec.timeout_s:.2f} seconds")
+            message = f"Task timed out after {self.spec.timeout_s:.2f} seconds"
+            self._log_end(request_id, f"{request_id} {message}", "timeout",
+                          self.spec.timeout_s * 1000)
+            return InvokeResult(False, error_type="Sandbox.Timedout", error_message=message)
         if reply.get("ok"):
             return InvokeResult(True, payload=reply.get("payload"))
         error = reply.get("error") or {}
@@ -156,8 +161,11 @@ class Worker:
             [sys.executable, "-I", str(BOOTSTRAP), self.spec.code_dir, self.spec.handler,
              str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env,
+            stderr=subprocess.PIPE if self.log_path else None,
             cwd=self.spec.code_dir, close_fds=True,
         )
+        if self.log_path is not None:
+            self._pump = function_log.Pump(process.stderr, self.log_path)
         with self._lock:
             self.process = process
         if self._aborted:
@@ -200,13 +208,31 @@ class Worker:
                     raise EOFError("the function's container exited")
                 self._buffer += chunk
 
-    def _crashed(self) -> InvokeResult:
+    def _crashed(self, request_id: str = "", started: float = 0.0) -> InvokeResult:
         code = self.process.poll() if self.process else None
         self._kill()
         if self._aborted:
             return InvokeResult(False, aborted=True)
-        return InvokeResult(False, error_type="Runtime.ExitError",
-                            error_message=f"the function's container exited (status {code})")
+        message = f"the function's container exited (status {code})"
+        if request_id:
+            self._log_end(request_id, f"{request_id} Error: Runtime exited with error: "
+                          f"status {code}", "error\tError Type: Runtime.ExitError",
+                          (time.monotonic() - started) * 1000)
+        return InvokeResult(False, error_type="Runtime.ExitError", error_message=message)
+
+    def _log_end(self, request_id: str, why: str, status: str, duration_ms: float) -> None:
+        """What Lambda itself writes when a container did not finish an invocation: the
+        reason, END and a REPORT with its status, after the container's last lines."""
+        if self.log_path is None:
+            return
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.drain()
+        function_log.append(self.log_path, [
+            why, f"END RequestId: {request_id}",
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\t"
+            f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: - MB\tStatus: {status}"])
 
     def _kill(self) -> None:
         with self._lock:
