@@ -2,6 +2,7 @@
 `status` and `down`, for the local target (emulator + background processes) and AWS."""
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -127,6 +128,9 @@ def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
     if state is None:
         state = StackState.new(home, target=options.target, prefix=options.prefix,
                                region=options.region, endpoint=options.endpoint_url)
+        if options.target == aws.AWS and os.environ.get("AWS_PROFILE"):
+            # What `orderhist env` tells a shell that wants to reach this stack again.
+            state.data["profile"] = os.environ["AWS_PROFILE"]
     state.data["settings"] = settings
     state.save()
     result = UpResult(steps=[])

@@ -74,14 +74,15 @@ def screen(watcher, title: str, live: bool = True) -> Group:
     per = f"per min, last {len(next(iter(aws_series.values()), []))} min" if aws_series \
         else "per s"
     # The sparklines take what a narrow terminal leaves after the other columns.
-    width = max(8, min(SPARK_WIDTH, console.width - 82))
+    width = max(8, min(SPARK_WIDTH, console.width - 78))
     table = Table(box=None, padding=(0, 2), show_edge=False)
-    table.add_column("stage", style="bold", no_wrap=True)
+    table.add_column("stage", style="bold", no_wrap=True, min_width=16)
     table.add_column("count" if not aws_series else
-                     f"last {last.facts.get('window_min')} min", justify="right", no_wrap=True)
+                     f"last {last.facts.get('window_min')} min", justify="right", no_wrap=True,
+                     min_width=10)
     table.add_column("rate/s", justify="right", no_wrap=True, min_width=6)
-    table.add_column(per, no_wrap=True)
-    table.add_column("", no_wrap=True, overflow="ellipsis")
+    table.add_column(per, no_wrap=True, min_width=width)
+    table.add_column("", overflow="ellipsis", no_wrap=True, ratio=1)
     for stage in watch.STAGES:
         if aws_series:
             spark = aws_series.get(stage, [])
