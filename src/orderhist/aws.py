@@ -22,6 +22,8 @@ class Target:
     kind: str  # LOCAL or AWS
     region: str = DEFAULT_REGION
     endpoint_url: str | None = None  # the emulator, or any AWS-compatible endpoint
+    # identity.RoleSource: clients act as that role (sts:AssumeRole), else the base identity
+    role: object = None
 
     @property
     def is_local(self) -> bool:
@@ -46,6 +48,11 @@ def session(target: Target):
         import botocore.session
 
         made = botocore.session.Session()
+    if target.role is not None:
+        from orderhist import identity
+
+        # What set_credentials stores, refreshable: re-assumed before it expires.
+        made._credentials = identity.refreshable_credentials(target)
     made.set_config_variable("region", target.region)
     # The quick loader and item parser lean on botocore's private methods: only on a botocore
     # they were tested on and whose methods still look the same; otherwise botocore's own.

@@ -36,10 +36,13 @@ REJECT_GROUPS = 20  # reasons shown by `rejects`
               help="Local only: fail this fraction of PutRecords entries, BatchWriteItem "
                    "items and GetRecords calls (and a few 500s), to exercise the retries.")
 @click.option("--fault-seed", type=int, help="Seed of --faults, so a run can be replayed.")
+@click.option("--iam/--no-iam", default=None,
+              help="Local only: the emulator authorises every call as IAM does, each "
+                   "component acting as its role (default); --no-iam turns that off.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and touch nothing.")
 @pass_context
 def up(ctx: Context, target, prefix, region, shards, on_demand, agent, instance_type, pitr,
-       endpoint_url, faults, fault_seed, dry_run) -> None:
+       endpoint_url, faults, fault_seed, iam, dry_run) -> None:
     """Provision the pipeline, idempotently: a second run repairs what is missing or dead
     and changes nothing that is right."""
     from orderhist import lifecycle, render
@@ -50,11 +53,13 @@ def up(ctx: Context, target, prefix, region, shards, on_demand, agent, instance_
         raise click.UsageError("--endpoint-url applies to --target aws")
     if (faults is not None or fault_seed is not None) and target == "aws":
         raise click.UsageError("--faults applies to the local emulator")
+    if iam is not None and target == "aws":
+        raise click.UsageError("--iam/--no-iam applies to the local emulator (AWS enforces IAM)")
     options = lifecycle.UpOptions(target=target, prefix=prefix, region=region, shards=shards,
                                   on_demand=on_demand, agent=agent,
                                   instance_type=instance_type, pitr=pitr,
                                   endpoint_url=endpoint_url, faults=faults,
-                                  fault_seed=fault_seed, dry_run=dry_run)
+                                  fault_seed=fault_seed, iam=iam, dry_run=dry_run)
     if dry_run:
         result = lifecycle.up(ctx.home, options, warn=render.warn)
         render.console.print(render.steps_table(result.steps, "plan (nothing changed)"))

@@ -28,14 +28,18 @@ def emulator() -> None:
                    "refused as not yet usable, streams and tables CREATING/DELETING, mappings "
                    "Creating, instances pending/shutting-down, and a deleted queue's name "
                    "refused for 12 times as long (AWS: 60 s). 0 (default): none.")
+@click.option("--enforce-iam", is_flag=True,
+              help="Authorise every request as IAM does: keys from sts:AssumeRole act as "
+                   "their role, with its policies, resource by resource; any other key is "
+                   "the account's root. (`up` turns it on for the local target.)")
 def emulator_serve(port: int, port_file: Path | None, faults: float, fault_seed: int | None,
-                   consistency_delay: float) -> None:
+                   consistency_delay: float, enforce_iam: bool) -> None:
     """Serve the local AWS on 127.0.0.1 in the foreground, until Ctrl-C: for scripts, tests
     and `up --target aws --endpoint-url http://127.0.0.1:PORT`."""
     from orderhist import emulator as emulator_module
 
     emulator_module.serve(port_file, port, faults=faults, fault_seed=fault_seed,
-                          consistency_delay=consistency_delay)
+                          consistency_delay=consistency_delay, enforce_iam=enforce_iam)
 
 
 @cli.group()

@@ -33,6 +33,7 @@ class UpOptions:
     endpoint_url: str | None = None
     faults: float | None = None  # local emulator: injected failure rate (None: keep as is)
     fault_seed: int | None = None
+    iam: bool | None = None  # local: IAM enforced (None: as recorded, else on)
     dry_run: bool = False
 
 
@@ -132,6 +133,8 @@ def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
             # What `orderhist env` tells a shell that wants to reach this stack again.
             state.data["profile"] = os.environ["AWS_PROFILE"]
     state.data["settings"] = settings
+    if options.iam is not None:
+        state.data["iam"] = IAM_ENFORCED if options.iam else IAM_OFF
     state.save()
     result = UpResult(steps=[])
     emulator_restarted = False
@@ -173,9 +176,11 @@ def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple
     if options.faults is not None or options.fault_seed is not None:
         state.set(faults=options.faults or 0.0, fault_seed=options.fault_seed)
     faults, seed = state.get("faults") or 0.0, state.get("fault_seed")
+    enforce = iam_enforced(state)
     if _emulator_answers(home, endpoint):
         if options.faults is not None or options.fault_seed is not None:
             emulator.set_faults(endpoint, faults, seed)
+        emulator.set_iam(endpoint, enforce)
         return endpoint, False
     # A dead or stalled emulator took every resource with it: start afresh, forget the old
     # record and the positions that referred to its stream.
@@ -186,7 +191,16 @@ def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple
     state.set(account=None)
     _reset_local_checkpoints(home)
     environment = aws.local_child_environment(options.region)
-    return emulator.start(home, environment, faults=faults, fault_seed=seed), True
+    return emulator.start(home, environment, faults=faults, fault_seed=seed,
+                          enforce_iam=enforce), True
+
+
+IAM_ENFORCED, IAM_OFF = "enforced", "off"
+
+
+def iam_enforced(state: StackState) -> bool:
+    """The local emulator authorises every call as IAM does unless `up --no-iam` said not."""
+    return state.get("iam") != IAM_OFF
 
 
 # How long a live emulator that does not answer gets before `up` replaces it: a busy one
@@ -236,9 +250,12 @@ def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
     config = local_agent_config(
         log_dir=home.orders_log_dir, stream_name=ctx.names.stream,
         endpoint=state.get("endpoint"), region=state.get("region"),
-        checkpoint_file=agent_checkpoint_path(home))
+        checkpoint_file=agent_checkpoint_path(home),
+        # The host's role, as the instance profile gives it on EC2.
+        role_arn=(state.resources.get("host_role") or {}).get("arn"))
     config_changed = _write_if_changed(agent_config_path(home), config)
     env = aws.local_child_environment(state.get("region"))
+    from orderhist import identity
     started = []
     commands = {
         AGENT: ["agent", "run", "--config", str(agent_config_path(home))],
@@ -252,7 +269,10 @@ def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
             alive = False
         if not alive:
             progress(name, "starting")
-            processes.start(home, name, args, env)
+            # The agent assumes the host role for EC2, as the instance profile does; the
+            # runtime assumes each function's role for Lambda by itself.
+            processes.start(home, name, args, {**env, identity.ACTING_SERVICE_ENV: identity.EC2}
+                            if name == AGENT else env)
             started.append(name)
         progress(name, "running")
     return started
@@ -292,6 +312,11 @@ def status(home: Home) -> dict:
         if target.is_local else None,
         "runtime": runtime_stats(home.runtime_dir) if target.is_local else None,
     }
+    if target.is_local:
+        from orderhist.denials import denials
+
+        report["iam"] = IAM_ENFORCED if iam_enforced(state) else IAM_OFF
+        report["denied"] = denials(report["agent"], report["runtime"])
     problem = validate.unservable(target)
     if problem:
         report["problem"] = problem

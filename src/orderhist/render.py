@@ -69,6 +69,13 @@ def status_view(report: dict) -> None:
         console.print(Text.assemble(("problem: ", "bold yellow"), safe(report["problem"])))
     if report.get("warning"):
         console.print(Text.assemble(("warning: ", "bold yellow"), safe(report["warning"])))
+    if report.get("iam"):
+        console.print(Text.assemble(("IAM: ", "bold"), safe(report["iam"])))
+    for denied in report.get("denied") or []:
+        console.print(Text.assemble(
+            ("denied: ", "bold red"), safe(denied["component"]), " may not ",
+            safe(denied["action"]), " on ", safe(denied.get("resource") or "?"),
+            f" (last at {denied.get('at')}; fix its role's policy)"))
     resources = Table(title="resources", title_justify="left")
     resources.add_column("name", style="bold")
     resources.add_column("exists")

@@ -40,7 +40,6 @@ IGNORED_TOP_KEYS = {
     "sts.endpoint": "credentials come from the standard chain",
     "awsAccessKeyId": "credentials come from the standard chain",
     "awsSecretAccessKey": "credentials come from the standard chain",
-    "assumeRoleARN": "credentials come from the standard chain",
     "assumeRoleExternalId": "credentials come from the standard chain",
     "awsSessionToken": "credentials come from the standard chain",
     "connectionTimeoutMillis": "fixed timeouts are used",
@@ -101,6 +100,9 @@ class AgentConfig:
     endpoint: str | None = None
     region: str | None = None
     shutdown_timeout_ms: int = 10_000
+    # The real agent's assumeRoleARN: PutRecords as that role, assumed with the standard
+    # chain's credentials (locally, as the EC2 host's instance profile would give it).
+    assume_role_arn: str | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -129,7 +131,7 @@ def load_config(config_path: Path) -> AgentConfig:
 def parse_config(raw: dict, config_path: Path) -> AgentConfig:
     warnings: list[str] = []
     known_top = {"flows", "checkpointFile", "deadLetterFile", "kinesis.endpoint",
-                 "kinesis.region", "shutdownTimeoutMillis"}
+                 "kinesis.region", "shutdownTimeoutMillis", "assumeRoleARN"}
     for key in raw:
         if key in known_top:
             continue
@@ -168,6 +170,7 @@ def parse_config(raw: dict, config_path: Path) -> AgentConfig:
         region=_optional_text(raw, "kinesis.region"),
         shutdown_timeout_ms=_int(raw, "shutdownTimeoutMillis", 10_000, 0, 3_600_000,
                                  "shutdownTimeoutMillis"),
+        assume_role_arn=_optional_text(raw, "assumeRoleARN"),
         warnings=tuple(warnings),
     )
 
@@ -329,7 +332,8 @@ def _path(obj: dict, key: str, default: Path) -> Path:
 
 
 def local_agent_config(*, log_dir: Path, stream_name: str, endpoint: str, region: str,
-                       checkpoint_file: Path, buffer_age_ms: int = 100) -> dict:
+                       checkpoint_file: Path, buffer_age_ms: int = 100,
+                       role_arn: str | None = None) -> dict:
     """The agent.json `orderhist up` writes for the local stack.
 
     Partitioned by CustomerID so a customer's lines stay in order on one shard; a guest line
@@ -337,6 +341,7 @@ def local_agent_config(*, log_dir: Path, stream_name: str, endpoint: str, region
     """
     return {
         "checkpointFile": str(checkpoint_file),
+        **({"assumeRoleARN": role_arn} if role_arn else {}),
         "kinesis.endpoint": endpoint,
         "kinesis.region": region,
         "flows": [{

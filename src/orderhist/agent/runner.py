@@ -58,6 +58,11 @@ def run_agent(config_path: Path, stats_path: Path | None = None,
 def kinesis_client(config: AgentConfig, flow: FlowConfig):
     """The standard credential chain (instance role on EC2, dummy keys from `up` locally)."""
     target = aws.Target(aws.AWS, _region(config), config.endpoint)
+    if config.assume_role_arn:
+        from orderhist import identity
+
+        target = identity.as_role(target, config.assume_role_arn,
+                                  f"orderhist-agent-{os.getpid()}", identity.acting_service())
     # Retries are the agent's own (counted, ahead of newer data), so botocore makes one try.
     return aws.client("kinesis", target, retries={"max_attempts": 1, "mode": "standard"},
                       connect_timeout=5, read_timeout=30, tcp_keepalive=True)

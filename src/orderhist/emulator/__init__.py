@@ -41,9 +41,11 @@ CONSISTENCY_ENV = "ORDERHIST_CONSISTENCY_DELAY"
 
 
 def serve_args(port_file_path: Path, faults: float = 0.0,
-               fault_seed: int | None = None) -> list[str]:
+               fault_seed: int | None = None, enforce_iam: bool = False) -> list[str]:
     """The `orderhist` arguments that run the emulator in the foreground."""
     args = ["emulator", "serve", "--port-file", str(port_file_path)]
+    if enforce_iam:
+        args.append("--enforce-iam")
     # AWS's eventual consistency for the local target too, to rehearse a first deploy.
     delay = os.environ.get(CONSISTENCY_ENV, "").strip()
     if delay:
@@ -56,7 +58,7 @@ def serve_args(port_file_path: Path, faults: float = 0.0,
 
 
 def start(home: Home, env: dict[str, str], timeout: float = 30.0, faults: float = 0.0,
-          fault_seed: int | None = None) -> str:
+          fault_seed: int | None = None, enforce_iam: bool = False) -> str:
     """Start the emulator on a free port; return its endpoint once it answers.
 
     `faults` is the rate of injected data-plane failures (0 = none); `fault_seed` makes them
@@ -66,7 +68,8 @@ def start(home: Home, env: dict[str, str], timeout: float = 30.0, faults: float 
         port_file(home).unlink()
     except FileNotFoundError:
         pass
-    process = processes.start(home, NAME, serve_args(port_file(home), faults, fault_seed), env)
+    process = processes.start(home, NAME,
+                              serve_args(port_file(home), faults, fault_seed, enforce_iam), env)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         info = read_json(port_file(home))
@@ -130,6 +133,11 @@ def control(endpoint: str, route: str, payload: dict | None = None,
         return json.loads(reply.read())
 
 
+def set_iam(endpoint: str, enforce: bool) -> dict:
+    """Turn a running emulator's IAM enforcement on or off in place."""
+    return control(endpoint, "iam", {"enforce": bool(enforce)})
+
+
 def set_faults(endpoint: str, rate: float, seed: int | None = None) -> dict:
     """Change a running emulator's fault injection in place (no restart, nothing lost);
     `seed` None keeps the current one. Returns the injector's settings and counts."""
@@ -141,8 +149,9 @@ def set_faults(endpoint: str, rate: float, seed: int | None = None) -> dict:
 # The serving side (imports moto).
 
 def serve(port_file: Path | None, port: int = 0, faults: float = 0.0,
-          fault_seed: int | None = None, consistency_delay: float = 0.0) -> None:
+          fault_seed: int | None = None, consistency_delay: float = 0.0,
+          enforce_iam: bool = False) -> None:
     """Serve the local AWS on 127.0.0.1 in the foreground, until SIGTERM."""
     from orderhist.emulator import server
 
-    server.serve(port_file, port, faults, fault_seed, consistency_delay)
+    server.serve(port_file, port, faults, fault_seed, consistency_delay, enforce_iam)

@@ -37,11 +37,13 @@ SQS_LOCK = threading.RLock()
 
 
 def serve(port_file_path: Path | None, port: int = 0, faults: float = 0.0,
-          fault_seed: int | None = None, consistency_delay: float = 0.0) -> None:
+          fault_seed: int | None = None, consistency_delay: float = 0.0,
+          enforce_iam: bool = False) -> None:
     check_fault_rate(faults)
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from orderhist.emulator import fast_sqs, fastpath, fixes, httpd, patches, registry
+    from orderhist.emulator.authz import Authorizer
     from orderhist.emulator.consistency import Consistency
     from orderhist.emulator.faults import FaultInjector
 
@@ -61,7 +63,9 @@ def serve(port_file_path: Path | None, port: int = 0, faults: float = 0.0,
     dispatcher = fastpath.Dispatcher(moto_app, injector, KINESIS_LOCK, DYNAMODB_LOCK,
                                      enabled=fast)
     consistency = Consistency(dispatcher, consistency_delay)
-    server = httpd.make(HOST, port, _with_own_routes(dispatcher, consistency))
+    # IAM first: nothing, not even the fast paths, answers a request it refuses.
+    authorizer = Authorizer(consistency, enforce_iam)
+    server = httpd.make(HOST, port, _with_own_routes(dispatcher, consistency, authorizer))
     bound = server.server_address[1]
     fixes.code_base_url["url"] = f"http://{HOST}:{bound}"
 
@@ -80,18 +84,19 @@ def serve(port_file_path: Path | None, port: int = 0, faults: float = 0.0,
         if consistency_delay > 0 else ""
     if warning:
         print(f"orderhist emulator: warning: {warning}", flush=True)
-    print(f"orderhist emulator ({mode}) listening on http://{HOST}:{bound}; "
+    iam = "IAM enforced" if enforce_iam else "IAM off"
+    print(f"orderhist emulator ({mode}, {iam}) listening on http://{HOST}:{bound}; "
           f"faults {injector.describe()}{eventual}", flush=True)
     server.serve_forever()
 
 
-def _with_own_routes(dispatcher, consistency):
+def _with_own_routes(dispatcher, consistency, authorizer):
     from moto.awslambda.utils import get_backend as lambda_backend
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if not path.startswith(ROUTE_PREFIX):
-            return consistency(environ, start_response)
+            return authorizer(environ, start_response)
         parts = path[len(ROUTE_PREFIX):].split("/")
         if parts == ["health"]:
             return _json(start_response, {"status": "ok", "fast": dispatcher.enabled,
@@ -106,6 +111,14 @@ def _with_own_routes(dispatcher, consistency):
                     return _reply(start_response, "400 Bad Request", str(error).encode(),
                                   "text/plain")
             return _json(start_response, dispatcher.injector.report())
+        if parts == ["iam"]:  # GET: enforcement on or off; POST {"enforce": bool}
+            if environ.get("REQUEST_METHOD") == "POST":
+                try:
+                    authorizer.configure(bool(json.loads(_read_body(environ))["enforce"]))
+                except (ValueError, TypeError, KeyError) as error:
+                    return _reply(start_response, "400 Bad Request", str(error).encode(),
+                                  "text/plain")
+            return _json(start_response, authorizer.report())
         if parts == ["consistency"]:
             return _json(start_response, consistency.report())
         if parts == ["stats"]:

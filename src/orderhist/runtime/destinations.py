@@ -11,8 +11,12 @@ from orderhist import aws
 
 
 class Destinations:
-    def __init__(self, target: aws.Target):
+    def __init__(self, target: aws.Target, lookup_target: aws.Target | None = None):
+        """`target` sends (as the function's role, as Lambda does); `lookup_target` finds a
+        queue's URL from its ARN, which Lambda's service does by itself, not as the role."""
         self.target = target
+        self._lookup = aws.client("sqs", lookup_target, patient=True) if lookup_target \
+            else None
         self._clients: dict[str, object] = {}
         self._queue_urls: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -54,8 +58,8 @@ class Destinations:
             cached = self._queue_urls.get(key)
         if cached:
             return cached
-        url = self._client("sqs").get_queue_url(QueueName=name,
-                                                QueueOwnerAWSAccountId=account)["QueueUrl"]
+        url = (self._lookup or self._client("sqs")).get_queue_url(
+            QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         with self._lock:
             self._queue_urls[key] = url
         return url

@@ -34,6 +34,8 @@ class ShardStats:
     last_error: str | None = None
     last_error_at: str | None = None
     finished: bool = False            # a closed shard read to its end
+    last_done_at: str | None = None   # when records_done last grew (seen at a snapshot)
+    done_seen: int = 0
 
     def error(self, message: str, *, function_error: bool) -> None:
         if function_error:
@@ -42,6 +44,10 @@ class ShardStats:
         self.last_error_at = utc_now_iso_ms()
 
     def as_json(self) -> dict:
+        # Noted here, at the once-a-second snapshot, so the poller need not: tells `status`
+        # whether the last error (a denied write, say) still holds.
+        if self.records_done != self.done_seen:
+            self.done_seen, self.last_done_at = self.records_done, utc_now_iso_ms()
         data = asdict(self)
         # Known exactly only when the reader is at the end of the shard.
         data["records_behind"] = self.pending_records if self.caught_up else None

@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from orderhist import aws
+from orderhist import aws, identity
 from orderhist.runtime.destinations import Destinations
 from orderhist.runtime.mappings import (
     CodeError, MappingConfig, enabled_kinesis_mappings, load_function,
@@ -34,6 +34,9 @@ class Supervisor:
         self.kinesis = aws.client("kinesis", target, patient=True,
                                   max_pool_connections=MAX_POOL_CONNECTIONS)
         self.destinations = Destinations(target)
+        # Lambda reads the stream and sends to the OnFailure destination with the function's
+        # execution role: clients acting as each role, made once.
+        self._as_role: dict[str, tuple[object, Destinations]] = {}
         self.pollers: dict[tuple[str, str], ShardPoller] = {}
         self.retired: list[ShardPoller] = []
         self.functions: dict[str, FunctionSlot] = {}
@@ -58,16 +61,18 @@ class Supervisor:
             if mapping.function_arn not in checked:
                 checked.add(mapping.function_arn)
                 self._refresh_function(mapping.function_arn, slot)
+            kinesis, destinations = self._clients_for(slot)
             try:
-                shards = self._shards(mapping.stream_arn)
-                mapping = dataclasses.replace(mapping, encrypted=self._encrypted(mapping))
+                shards = self._shards(kinesis, mapping.stream_arn)
+                mapping = dataclasses.replace(mapping,
+                                              encrypted=self._encrypted(kinesis, mapping))
             except Exception as error:
                 self._report(mapping.uuid,
                              f"cannot list the shards of {mapping.stream_arn}: {error}")
                 live.update(key for key in self.pollers if key[0] == mapping.uuid)
                 continue
             self._report(mapping.uuid, None)
-            self._sync_shards(mapping, slot, shards, live)
+            self._sync_shards(mapping, slot, shards, live, kinesis, destinations)
         for key in [key for key in self.pollers if key not in live]:
             poller = self.pollers.pop(key)
             log.info("mapping %s is gone or disabled: stopping %s", key[0], key[1])
@@ -92,29 +97,60 @@ class Supervisor:
             slot.fail(str(error), gone=aws.error_code(error) == "ResourceNotFoundException")
             self._report(arn, f"function {arn}: {error}")
             return
-        self._report(arn, None)
         if spec != slot.spec:
             log.info("function %s: code %s from %s", spec.name, spec.code_sha256, spec.code_dir)
-            slot.set(spec, container_environment(spec, self.target))
+            try:
+                environment = {**container_environment(spec, self.target),
+                               **self._role_credentials(spec)}
+            except Exception as error:  # the role is gone, or its trust refuses Lambda
+                slot.fail(f"cannot assume {spec.role}: {error}")
+                self._report(arn, f"function {arn}: cannot assume its role {spec.role}: {error}")
+                return
+            slot.set(spec, environment)
+        self._report(arn, None)
 
-    def _encrypted(self, mapping: MappingConfig) -> bool:
+    def _role_credentials(self, spec) -> dict[str, str]:
+        """The execution role's credentials for the function's containers, as Lambda sets
+        them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)."""
+        if not spec.role:
+            return {}
+        return identity.environment_credentials(self.target, spec.role,
+                                                f"{spec.name}-local"[:64], identity.LAMBDA)
+
+    def _clients_for(self, slot: FunctionSlot):
+        """Kinesis and destination clients acting as the function's role (while its spec is
+        not loaded: the runtime's own, which an enforcing emulator treats as root)."""
+        spec = slot.current()[0]
+        if spec is None or not spec.role:
+            return self.kinesis, self.destinations
+        made = self._as_role.get(spec.role)
+        if made is None:
+            role_target = identity.as_role(self.target, spec.role, "orderhist-runtime",
+                                           identity.LAMBDA)
+            made = (aws.client("kinesis", role_target, patient=True,
+                               max_pool_connections=MAX_POOL_CONNECTIONS),
+                    Destinations(role_target, lookup_target=self.target))
+            self._as_role[spec.role] = made
+        return made
+
+    def _encrypted(self, kinesis, mapping: MappingConfig) -> bool:
         """Whether the stream is encrypted, for the event's encryptionType (AWS's GetRecords
         says it per record; moto does not)."""
-        summary = self.kinesis.describe_stream_summary(StreamARN=mapping.stream_arn)
+        summary = kinesis.describe_stream_summary(StreamARN=mapping.stream_arn)
         return summary["StreamDescriptionSummary"].get("EncryptionType", "NONE") == "KMS"
 
-    def _shards(self, stream_arn: str) -> list[dict]:
+    def _shards(self, kinesis, stream_arn: str) -> list[dict]:
         shards, token = [], None
         while True:
-            reply = (self.kinesis.list_shards(NextToken=token) if token
-                     else self.kinesis.list_shards(StreamARN=stream_arn))
+            reply = (kinesis.list_shards(NextToken=token) if token
+                     else kinesis.list_shards(StreamARN=stream_arn))
             shards.extend(reply.get("Shards", []))
             token = reply.get("NextToken")
             if not token:
                 return shards
 
     def _sync_shards(self, mapping: MappingConfig, slot: FunctionSlot, shards: list[dict],
-                     live: set) -> None:
+                     live: set, kinesis, destinations: Destinations) -> None:
         listed = {shard["ShardId"] for shard in shards}
         for shard in shards:
             key = (mapping.uuid, shard["ShardId"])
@@ -124,6 +160,7 @@ class Supervisor:
                 live.add(key)
                 poller.mapping = mapping
                 poller.ending_sequence = ending
+                poller.kinesis, poller.destinations = kinesis, destinations  # the role's
                 continue
             if poller is not None:
                 log.error("the poller of %s %s stopped unexpectedly: restarting it", *key)
@@ -131,8 +168,8 @@ class Supervisor:
             if any(p in listed and not self._finished(mapping.uuid, p) for p in parents if p):
                 continue  # the parent's records come first
             poller = ShardPoller(mapping=mapping, shard_id=shard["ShardId"], ending_sequence=ending,
-                                 function=slot, kinesis=self.kinesis,
-                                 destinations=self.destinations, work_dir=self.work_dir)
+                                 function=slot, kinesis=kinesis,
+                                 destinations=destinations, work_dir=self.work_dir)
             self.pollers[key] = poller
             live.add(key)
             if not poller.finished:
