@@ -87,11 +87,11 @@ def test_the_ssm_command_carries_an_execution_timeout_from_count_and_rate(bare_h
                                                                          local_target):
     # moto records the command and runs nothing: no report comes back, which is the error.
     with pytest.raises(OrderhistError, match="left no report"):
-        remote.generate_on_host(bare_host, 200, False, 1.0, 5.0)
+        remote.generate_on_host(bare_host, 200, False, 1.0)
     instance = bare_host.resources["instance"]["id"]
     (command,) = aws.client("ssm", local_target).list_commands(InstanceId=instance)["Commands"]
     assert command["Parameters"]["executionTimeout"] == [str(remote.execution_timeout(200, 1.0))]
-    assert command["TimeoutSeconds"] == remote.DELIVERY_TIMEOUT_S  # not --timeout's 5 s
+    assert command["TimeoutSeconds"] == remote.DELIVERY_TIMEOUT_S  # not --wait's --timeout
     line = command["Parameters"]["commands"][0]
     assert "orderhist host-generate --count 200" in line and "--rate 1.0" in line
     assert f"--bucket {bare_host.resources['bucket']['id']}" in line
