@@ -254,9 +254,12 @@ LOCAL_PATIENT = {"connect_timeout": 5, "read_timeout": 60,
 STALLED_LOCAL = "the local emulator is not answering: run `orderhist up`"
 
 
-def client(service: str, target: Target, patient: bool = False, **config):
-    """A client for `service` on `target`. Locally, calls fail within seconds unless
-    `patient`; on AWS, botocore's timeouts with four attempts. `config` overrides both."""
+def client(service: str, target: Target, patient: bool = True, **config):
+    """A client for `service` on `target`. Locally, `patient=False` makes calls fail within
+    seconds, for what a person waits on (orders, rejects, status, --wait's follow), so a
+    stalled emulator is said at once; everything else (provisioning, the background
+    processes, scripts and tests) keeps timeouts a loaded machine cannot trip. On AWS,
+    botocore's timeouts with four attempts. `config` overrides both."""
     from botocore.config import Config
 
     settings = {"retries": {"max_attempts": 4, "mode": "standard"}}

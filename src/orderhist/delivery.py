@@ -54,7 +54,8 @@ def wait_until_readable(target: aws.Target, table: str, lines: list[OrderLine],
     deadline = time.monotonic() + timeout - sweep_time
     # The requests are built here from our own keys: botocore's validation of each would
     # cost more CPU than the emulator spends answering.
-    dynamodb = dynamodb or aws.client("dynamodb", target, parameter_validation=False)
+    dynamodb = dynamodb or aws.client("dynamodb", target, patient=False,
+                                     parameter_validation=False)
     # A key can repeat within one run (a wrap-around); the last write is the one to see.
     expected: dict[tuple[str, str], str] = {}
     lines_per_key: dict[tuple[str, str], int] = {}

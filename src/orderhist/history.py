@@ -137,7 +137,7 @@ def customer_history(target: aws.Target, table: str, customer: str, *, limit: in
     after_key = decode_cursor(after) if after else None
     if upper:
         upper += "#~"  # sorts after every "#<invoice>#<line>" of that second
-    items = _query(aws.client("dynamodb", target), table, customer, lower, upper,
+    items = _query(aws.client("dynamodb", target, patient=False), table, customer, lower, upper,
                    projection=None if line_details else SUMMARY_ATTRIBUTES)
     orders = group_orders(items, records.from_item if line_details
                           else lambda item: _summary_line(customer, item))
@@ -156,7 +156,7 @@ def invoice_history(target: aws.Target, table: str, invoice: str,
     """One invoice through the ByInvoice index, guest invoices included; with a customer,
     only if it is theirs."""
     customer = parse_customer(customer) if customer is not None else None
-    dynamodb = aws.client("dynamodb", target)
+    dynamodb = aws.client("dynamodb", target, patient=False)
     request = {"TableName": table, "IndexName": "ByInvoice",
                "KeyConditionExpression": "InvoiceNo = :i",
                "ExpressionAttributeValues": {":i": {"S": invoice.strip()}}}
@@ -274,7 +274,7 @@ def follow(target: aws.Target, table: str, customer: str, poll_interval: float =
     import time
 
     customer = parse_customer(customer)
-    dynamodb = aws.client("dynamodb", target)
+    dynamodb = aws.client("dynamodb", target, patient=False)
     seen = {item["SK"]["S"] for item in _query(dynamodb, table, customer, None, None)}
     while True:
         time.sleep(poll_interval)

@@ -336,7 +336,7 @@ def status(home: Home) -> dict:
     if report["resources"]["table"]["exists"]:
         from orderhist.rejects import count_refused
 
-        table = aws.client("dynamodb", target).describe_table(TableName=names.table)["Table"]
+        table = aws.client("dynamodb", target, patient=False).describe_table(TableName=names.table)["Table"]
         refused = count_refused(target, names.table)
         # Refused records live in the table too; the items are the order lines. (On AWS the
         # ItemCount is refreshed about every six hours, so both are approximate there.)
@@ -345,7 +345,7 @@ def status(home: Home) -> dict:
                            "items": max(0, items - refused) if items is not None else None}
         report["rejects"] = refused
     if report["resources"]["stream"]["exists"]:
-        summary = aws.client("kinesis", target).describe_stream_summary(
+        summary = aws.client("kinesis", target, patient=False).describe_stream_summary(
             StreamName=names.stream)["StreamDescriptionSummary"]
         runtime = report["runtime"] or {}
         report["stream"] = {"name": names.stream, "shards": summary.get("OpenShardCount"),
@@ -353,7 +353,7 @@ def status(home: Home) -> dict:
                                     "records_behind": runtime.get("records_behind")}
                             if runtime.get("present") else None}
     if report["resources"]["queue"]["exists"]:
-        attributes = aws.client("sqs", target).get_queue_attributes(
+        attributes = aws.client("sqs", target, patient=False).get_queue_attributes(
             QueueUrl=report["resources"]["queue"]["id"],
             AttributeNames=["ApproximateNumberOfMessages",
                             "ApproximateNumberOfMessagesNotVisible"])["Attributes"]

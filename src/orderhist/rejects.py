@@ -69,7 +69,7 @@ def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -
 
 def refused(target: aws.Target, table: str) -> list[dict]:
     """Every refused record in the table, oldest arrival first."""
-    dynamodb = aws.client("dynamodb", target)
+    dynamodb = aws.client("dynamodb", target, patient=False)
     items = [item for partition in records.reject_partitions()
              for item in _query(dynamodb, table, partition)]
     found = [records.reject_from_item(item) for item in items]
@@ -109,7 +109,7 @@ def _query(dynamodb, table: str, partition: str, between: dict | None = None,
 
 
 def count_refused(target: aws.Target, table: str) -> int:
-    dynamodb = aws.client("dynamodb", target)
+    dynamodb = aws.client("dynamodb", target, patient=False)
     total = 0
     for partition in records.reject_partitions():
         request = {"TableName": table, "Select": "COUNT",
@@ -136,7 +136,7 @@ class HeldQueue:
 
     def __init__(self, target: aws.Target, queue_url: str):
         self.target, self.queue_url = target, queue_url
-        self.sqs = aws.client("sqs", target)
+        self.sqs = aws.client("sqs", target, patient=False)
         self.messages: list[dict] = []  # distinct by MessageId, oldest first
         self.unread = 0
         self._handles: list[str] = []
