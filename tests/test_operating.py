@@ -116,6 +116,9 @@ def test_logs_show_lambda_framing_and_every_source(stack):
         assert field in reports[0]
     assert "Init Duration: " in reports[0]
     assert any("refused" in line and "is not an integer" in line for line in lines)
+    # The processes' own lines carry a UTC stamp with milliseconds: what interleaving sorts by.
+    raw = (stack / "logs" / "runtime.log").read_text().splitlines()[0]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO ", raw), raw
     every = orderhist(stack, "logs").stdout.splitlines()
     sources = {line.split()[0] for line in every}
     assert {"agent", "runtime", "function", "emulator"} <= sources

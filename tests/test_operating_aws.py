@@ -123,3 +123,56 @@ def test_env_on_aws_names_the_region_and_profile(aws_stack):
     lines = cli(home, "env").stdout.splitlines()
     assert "export AWS_REGION='us-east-1'" in lines and "export AWS_PROFILE='ops'" in lines
     assert not any("AWS_ACCESS_KEY_ID" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_up_and_down_on_aws_say_what_they_wait_for(tmp_path, monkeypatch):
+    """Against AWS's eventual consistency (the emulator's mode): the instance's start and
+    stop and IAM's propagation are told through progress, with how long so far."""
+    from orderhist import lifecycle, teardown
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    endpoint = _serve_eventual(tmp_path)
+    home = Home(tmp_path / "home")
+    told: list[tuple[str, str]] = []
+    try:
+        lifecycle.up(home, lifecycle.UpOptions(target="aws", endpoint_url=endpoint,
+                                               region="us-east-1"),
+                     progress=lambda name, what: told.append((name, what)))
+        waits = [(name, what) for name, what in told if what.startswith("waiting")]
+        assert any(name == "instance" and "is starting (pending)" in what
+                   for name, what in waits), waits
+        assert any(name in ("function", "mapping", "instance") and "propagation" in what
+                   for name, what in waits), waits
+        told.clear()
+        teardown.down(home, lambda name, what: told.append((name, what)))
+        assert any(name == "instance" and "is terminating" in what for name, what in told), told
+    finally:
+        teardown.down(home)
+
+
+def _serve_eventual(tmp_path) -> str:
+    port_file = tmp_path / "port.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orderhist", "emulator", "serve", "--port-file", str(port_file),
+         "--consistency-delay", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _servers.append(process)
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    return f"http://127.0.0.1:{json.loads(port_file.read_text())['port']}"
+
+
+_servers: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_servers():
+    yield
+    while _servers:
+        process = _servers.pop()
+        process.terminate()
+        process.wait(10)

@@ -60,6 +60,9 @@ def logs(ctx: Context, source: str | None, follow: bool, since: str | None) -> N
     start = logview.parse_since(since)
     state = require_state(ctx.home)
     reader = logview.open_logs(ctx.home, state, source, start)
+    if source == "host" and state.get("target") == "local":
+        click.echo("the local host is this machine: the generator keeps no log, and the "
+                   "host's shipper is `orderhist logs agent`", err=True)
 
     def show(found) -> None:
         for line in found:

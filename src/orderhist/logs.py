@@ -14,9 +14,9 @@ def configure(logger_name: str, label: str = "") -> None:
     handler = logging.StreamHandler(sys.stderr)
     prefix = f"{label}: " if label else ""
     # UTC, ISO 8601 with milliseconds: the stamp `orderhist logs` sorts every source by.
-    formatter = logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(message)s",
-                                  datefmt="%Y-%m-%dT%H:%M:%S")
+    formatter = logging.Formatter(f"%(asctime)s %(levelname)s {prefix}%(message)s")
     formatter.converter = time.gmtime
+    formatter.default_time_format = "%Y-%m-%dT%H:%M:%S"  # (a datefmt would drop the ms)
     formatter.default_msec_format = "%s.%03dZ"
     handler.setFormatter(formatter)
     logger.addHandler(handler)

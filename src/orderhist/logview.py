@@ -191,6 +191,9 @@ class AwsLogs:
         script = [
             f"journalctl -u orderhist-agent -u aws-kinesis-agent -o short-iso-precise "
             f"--no-pager --utc --since '{since}' | tail -n {HOST_LINES} | sed 's/^/agent /'",
+            # The Kinesis Agent (`up --agent kinesis-agent`) keeps its own log file.
+            f"tail -n {HOST_LINES} /var/log/aws-kinesis-agent/aws-kinesis-agent.log "
+            f"2>/dev/null | sed 's/^/agent /'",
             f"tail -n {HOST_LINES} /var/log/orderhist-setup.log | sed 's/^/host /'",
         ]
         output = run_on_host(self.state, script, "orderhist logs")

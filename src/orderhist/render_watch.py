@@ -53,8 +53,9 @@ def _detail(stage: str, sample: watch.Sample) -> Text:
         if "iterator_age_ms" in lag:
             return safe(f"iterator age {_number(lag['iterator_age_ms'])} ms")
         behind = runtime.get("records_behind")
-        return safe(f"lag {_number(runtime.get('millis_behind_latest'))} ms, "
-                    f"{_number(behind)} behind")
+        # Records behind are known only once the reader reaches the shard's end.
+        return safe(f"lag {_number(runtime.get('millis_behind_latest'))} ms"
+                    + (f", {_number(behind)} records behind" if behind is not None else ""))
     if stage == "invocations":
         errors = runtime.get("errors", facts.get("errors"))
         extra = f", {facts['throttles']} throttles" if "throttles" in facts else ""

@@ -167,6 +167,7 @@ def check(ctx: StackContext, state: StackState) -> dict[str, dict]:
 def destroy(ctx: StackContext, state: StackState,
             progress: Callable[[str, str], None] = lambda name, what: None) -> list[str]:
     """Delete every recorded resource, last made first; forget each as it goes."""
+    ctx.progress = progress  # a delete that waits (an instance terminating) says so
     deleted = []
     by_name = {resource.name: resource for resource in plan()}
     for name in reversed([resource.name for resource in plan()]):
