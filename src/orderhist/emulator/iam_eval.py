@@ -9,9 +9,11 @@ Null, IpAddress and Arn families, with `...IfExists` and the ForAnyValue/ForAllV
 qualifiers. A condition on a key the request does not carry fails (IfExists: passes), as
 AWS's does.
 
-moto has policy classes (moto.iam.access_control.IAMPolicyStatement), but they match no
-conditions and stock moto authorises most services against "*" only, which refuses every
-ARN-scoped policy; so the matching is ours.
+moto has policy classes (moto.iam.access_control.IAMPolicyStatement), read and not reused:
+they turn `*` into `.*` without escaping the rest (an ARN's `.` and `?` become regex syntax),
+match actions case-sensitively, know no NotResource and few condition operators; and stock
+moto authorises most services against "*" only, which refuses every ARN-scoped policy. So the
+matching is ours.
 """
 from __future__ import annotations
 
