@@ -3,7 +3,6 @@ Kinesis event source mapping."""
 from __future__ import annotations
 
 from orderhist.function import build
-from orderhist.function.handler import HANDLER
 from orderhist.resources import (
     UNCHANGED, UPDATED, Resource, StackContext, retry_while_propagating, unless_missing,
 )
@@ -14,6 +13,9 @@ MEMORY_MB = 256
 
 
 def _function_config(ctx: StackContext) -> dict:
+    # Here, not at the top: the handler imports boto3 (~0.1 s), which `status` never needs.
+    from orderhist.function.handler import HANDLER
+
     return {
         "Role": ctx.records["ingest_role"]["arn"],
         "Handler": HANDLER,
