@@ -57,9 +57,15 @@ def env_for(home: Path) -> dict:
 
 
 def test_watch_once_json_counts_what_was_written(stack):
-    result = orderhist(stack, "watch", "--once", "--json")
-    assert result.returncode == 0, result.stderr
-    snapshot = json.loads(result.stdout)
+    # The agent and the runtime write their stats about once a second: a moment to settle.
+    deadline = time.monotonic() + 10
+    while True:
+        result = orderhist(stack, "watch", "--once", "--json")
+        assert result.returncode == 0, result.stderr
+        snapshot = json.loads(result.stdout)
+        if snapshot["counts"]["shipped"] == 303 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert snapshot["counts"] == {"written": 303, "shipped": 303, "streamed": 303,
                                   "invocations": snapshot["counts"]["invocations"],
                                   "stored": 300, "rejects": 3}

@@ -128,7 +128,8 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
         if source:
             raise click.UsageError("--source applies to the local target; the host "
                                    "generates from the dataset `up` gave it")
-        lines = remote.generate_on_host(state, count, now, rate)
+        with _writing(count, not as_json and sys.stdout.isatty(), "on the host through SSM"):
+            lines = remote.generate_on_host(state, count, now, rate)
         where, skipped = f"{state.resources['instance']['id']}:/var/log/orders", 0
     summary = {
         "lines": len(lines),
@@ -160,7 +161,7 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
             "see `orderhist status` and the logs under the home directory")
 
 
-def _writing(count: int, on_terminal: bool):
+def _writing(count: int, on_terminal: bool, where: str = "to the host's log"):
     """A spinner while the host's lines are written (a whole dataset takes a while)."""
     import contextlib
 
@@ -168,7 +169,7 @@ def _writing(count: int, on_terminal: bool):
         return contextlib.nullcontext()
     from orderhist import render
 
-    return render.console.status(f"writing {count:,} lines to the host's log…")
+    return render.console.status(f"writing {count:,} lines {where}…")
 
 
 def _require_local_pipeline(ctx: Context, state) -> None:
