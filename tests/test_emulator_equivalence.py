@@ -20,6 +20,8 @@ INVOICES = ["536365", "536366", "C536379", "536370", "581587"]
 TEXTS = ["WHITE HANGING HEART T-LIGHT HOLDER", "SET 7 BABUSHKA NESTING BOXES ", "£ POSTAGE",
          "crème brûlée dish", "emoji 🎁 box", 'quote " and, comma', "[bold] tag"]
 NUMBERS = ["6", "-12", "2.55", "0.1", "1E+2", "100.0", "007", "-0", "3.14159"]
+# Stored normalised by both ("0.1", "0.0000001", 38 digits kept); picked without a draw.
+MORE_NUMBERS = ["0.10", "1e-7", "12345678901234567890123456789012345678"]
 
 
 def create_table(client) -> None:
@@ -48,7 +50,8 @@ class Model:
                 "InvoiceNo": {"S": rng.choice(INVOICES)},
                 "LineNo": {"N": str(rng.randrange(12))},
                 "Description": {"S": rng.choice(TEXTS)},
-                "Quantity": {"N": rng.choice(NUMBERS)}, "Cancelled": {"BOOL": rng.random() < .2}}
+                "Quantity": {"N": rng.choice(NUMBERS)}, "Cancelled": {"BOOL": rng.random() < .2},
+                "UnitPrice": {"N": MORE_NUMBERS[len(key[1]) % len(MORE_NUMBERS)]}}
         if rng.random() < 0.1:
             del item["LineNo"]  # not in the index
         if rng.random() < 0.1:
@@ -123,6 +126,8 @@ def query_request(model: Model, lek=None) -> dict:
         start = {"CustomerID": {"S": customer}, "SK": {"S": sk}}
         if on_index:
             start.update(InvoiceNo=values[":h"], LineNo={"N": str(rng.randrange(12))})
+        if len(sk) % 5 == 0:  # a key element missing: ValidationException from both
+            del start[sorted(start)[len(customer) % len(start)]]
         request["ExclusiveStartKey"] = start
     extra = rng.random()
     if extra < 0.05:
@@ -172,7 +177,10 @@ def write_step(twin: Twin, model: Model) -> None:
             else:
                 requests.append({"DeleteRequest": {"Key": {"CustomerID": {"S": key[0]},
                                                            "SK": {"S": key[1]}}}})
-        twin.same("batch_write_item", RequestItems={TABLE: requests})
+        # Chosen from `roll` itself: drawing more would shift every later random operation.
+        capacity = [{}, {}, {"ReturnConsumedCapacity": "TOTAL"},
+                    {"ReturnConsumedCapacity": "INDEXES"}][int(roll * 1000) % 4]
+        twin.same("batch_write_item", RequestItems={TABLE: requests}, **capacity)
     elif roll < 0.6:
         extra = rng.choice([{}, {}, {"ReturnValues": "ALL_OLD"},
                             {"ConditionExpression": "attribute_not_exists(SK)"},

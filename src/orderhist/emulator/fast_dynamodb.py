@@ -23,6 +23,7 @@ from orderhist.emulator.sizes import (
 from orderhist.emulator.wire import dynamodb_error, dynamodb_reply, dynamodb_reply_text
 
 BATCH_GET_SIZE_LIMIT = 16 * 1024 * 1024
+MAX_BATCH_WRITE = 25
 CAPACITY_MODES = ("NONE", "TOTAL", "INDEXES")
 
 
@@ -164,7 +165,11 @@ def _plan_writes(call, requests_by_table):
     """[(table_name, table, "put"|"delete", payload, request)] or None to decline."""
     puts, deletes = [], []
     # moto compares requests across the whole call, whatever their table.
-    put_keys, delete_keys = set(), set()
+    # Two requests on one key (puts, deletes, or one of each) are AWS's ValidationException,
+    # given by `rules` once this declines; so are more than 25 requests.
+    keys = set()
+    if sum(len(r) for r in requests_by_table.values() if type(r) is list) > MAX_BATCH_WRITE:
+        return None
     for name, requests in requests_by_table.items():
         table = table_named(call, name)
         if table is None or not table.range_key_attr or type(requests) is not list \
@@ -180,15 +185,15 @@ def _plan_writes(call, requests_by_table):
             (kind, body), = request.items()
             if kind == "PutRequest" and type(body) is dict and set(body) == {"Item"}:
                 checked = put_checked(table, body["Item"], key_names, hash_names, range_names)
-                if checked is None or checked[:2] in put_keys:
+                if checked is None or checked[:2] in keys:
                     return None
-                put_keys.add(checked[:2])
+                keys.add(checked[:2])
                 puts.append((name, table, "put", (body["Item"], checked[2]), request))
             elif kind == "DeleteRequest" and type(body) is dict and set(body) == {"Key"}:
                 at = key_natives(table, body["Key"])
-                if at is None or at in delete_keys:
+                if at is None or at in keys:
                     return None
-                delete_keys.add(at)
+                keys.add(at)
                 deletes.append((name, table, "delete", body["Key"], request))
             else:
                 return None

@@ -1,14 +1,15 @@
 """The routing table: every DynamoDB and Kinesis request passes here, in front of moto.
 
-In both modes (fast and stock) a request is first held to AWS's rules (`rules`: AWS's error
+In the fast mode the hot data-plane requests are first offered to a handler that answers
+straight from moto's models. A handler takes a `Call` and either returns a `Reply` or None
+("not mine"): it declines any request shape it does not handle exactly as moto does, and any
+request AWS would refuse (its own checks are AWS's), and it decides that before it changes
+anything, so a declined request reaches moto untouched, body included.
+
+In both modes a request moto is to answer is first held to AWS's rules (`rules`: AWS's error
 for what AWS refuses), Kinesis's CBOR form is read into JSON and answered in CBOR (`wire`),
 and any failure of moto or of a handler becomes the service's own 500 (InternalServerError,
 InternalFailure) with its traceback in the emulator's log - never a bare text 500.
-
-In the fast mode the hot data-plane requests are then answered by a handler straight from
-moto's models. A handler takes a `Call` and either returns a `Reply` or None ("not mine"): it
-declines any request shape it does not handle exactly as moto does, and it decides that
-before it changes anything, so a declined request reaches moto untouched, body included.
 """
 from __future__ import annotations
 
@@ -80,15 +81,19 @@ class Dispatcher:
         reply = None
         served = False
         if isinstance(body, dict):
-            reply = rules.check(target, body, environ)
+            # A handler accepts only requests AWS accepts (it checks what `rules` would, or
+            # declines), so the rules are asked only of what it leaves to moto.
             handler = self.handlers.get(target)
-            if reply is None and handler is not None:
+            if handler is not None:
                 try:
                     reply = handler(Call(environ, raw, body, self.injector))
                 except Exception:  # a bug here must not take the server down
                     traceback.print_exc(file=sys.stderr)
                     reply = internal_error(target)
                 served = reply is not None
+            if reply is None:
+                reply = rules.check(target, body, environ)
+                served = "refused" if reply is not None else False
         if reply is None:
             if cbor and isinstance(body, dict):
                 raw = json.dumps(body).encode()
@@ -149,10 +154,11 @@ class Dispatcher:
             return internal_error(target)
         return Reply(captured["status"], b"".join(chunks), list(captured["headers"]))
 
-    def _count(self, target: str, served: bool, cpu_s: float) -> None:
-        # Per operation and path: calls, and this thread's CPU seconds in here (what the
-        # benchmarks break the emulator's time down by).
-        key = f"{target.split('.', 1)[-1]}:{'fast' if served else 'moto'}"
+    def _count(self, target: str, served, cpu_s: float) -> None:
+        # Per operation and path (fast, moto, or refused by AWS's rules): calls, and this
+        # thread's CPU seconds in here (what the benchmarks break the emulator's time down by).
+        path = served if type(served) is str else "fast" if served else "moto"
+        key = f"{target.split('.', 1)[-1]}:{path}"
         with self._counts_lock:
             self.counts[key] += 1
             self.cpu[key] += cpu_s
