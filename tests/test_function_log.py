@@ -98,3 +98,21 @@ def test_a_tail_reads_whole_lines_and_starts_over_after_truncation(tmp_path):
     assert [line.text for line in tail.read()] == ["two"]
     path.write_text("2026-11-30T00:00:02.000Z three\n")
     assert [line.text for line in tail.read()] == ["three"]
+
+
+def test_an_unwritable_log_does_not_stall_the_function(tmp_path):
+    worker, log = logged_worker(tmp_path, timeout=5.0)
+    (tmp_path / "code" / "loud.py").write_text(
+        "def handler(event, context):\n"
+        "    for n in range(4000):\n"
+        "        print('x' * 100)  # 400 KB: far more than a pipe holds\n"
+        "    return 'done'\n")
+    worker.spec = FunctionSpec(**{**worker.spec.__dict__, "handler": "loud.handler"})
+    log.parent.mkdir()
+    log.mkdir()  # a directory where the file should be: every write fails
+    try:
+        for n in range(2):
+            result = worker.invoke({}, f"r{n}")
+            assert result.ok and result.payload == "done", result
+    finally:
+        worker.close()

@@ -9,11 +9,14 @@ everything the container said.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
 
 from orderhist.records import utc_now_iso_ms
+
+log = logging.getLogger("orderhist.runtime")
 
 LOG_DIR = "logs"
 _append_lock = threading.Lock()  # containers of several shards share a function's file
@@ -48,9 +51,17 @@ class Pump:
         self._thread.start()
 
     def _run(self) -> None:
+        failed = False
         try:
             for raw in iter(self._stream.readline, b""):
-                append(self.path, [raw.decode("utf-8", "replace")])
+                try:
+                    append(self.path, [raw.decode("utf-8", "replace")])
+                except OSError as error:
+                    # Keep draining even so: a container blocked on a full pipe would hang
+                    # its invocation until the timeout. Say it once, on the runtime's log.
+                    if not failed:
+                        log.error("cannot write the function's log %s: %s", self.path, error)
+                        failed = True
         except (OSError, ValueError):  # the pipe was closed under us: the container is gone
             pass
         finally:
