@@ -176,3 +176,15 @@ def _stop_servers():
         process = _servers.pop()
         process.terminate()
         process.wait(10)
+
+
+def test_env_for_a_local_stack_whose_emulator_is_down_warns(tmp_path):
+    home = Home(tmp_path / "home")
+    home.make_dirs()
+    StackState.new(home, target="local", prefix="orderhist", region="eu-west-1",
+                   endpoint="http://127.0.0.1:9").save()
+    result = cli(home, "env", "--shell", "fish")
+    assert result.returncode == 0
+    assert "set -gx AWS_ENDPOINT_URL 'http://127.0.0.1:9'" in result.stdout
+    assert "set -e AWS_SESSION_TOKEN" in result.stdout
+    assert "emulator is not running" in result.stderr

@@ -88,7 +88,11 @@ def logs(ctx: Context, source: str | None, follow: bool, since: str | None) -> N
 def env(ctx: Context, shell: str) -> None:
     """Shell lines that point the AWS CLI and boto3 at this stack:
     eval "$(orderhist env)", then e.g. aws dynamodb scan --table-name orderhist-orders."""
-    from orderhist import envcmd
+    from orderhist import emulator, envcmd
     from orderhist.state import require_state
 
-    sys.stdout.write(envcmd.render(require_state(ctx.home), shell))
+    state = require_state(ctx.home)
+    sys.stdout.write(envcmd.render(state, shell))
+    if state.get("target") == "local" and not emulator.is_healthy(state.get("endpoint")):
+        # The lines are right for when it runs again; the user should know it does not now.
+        click.echo("warning: the local emulator is not running: run `orderhist up`", err=True)
