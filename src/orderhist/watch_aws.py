@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from orderhist import aws
 from orderhist.state import StackState
-from orderhist.watch import Sample, Verdict, table_counts
+from orderhist.watch import Sample, Verdict
+from orderhist.watch_local import table_counts
 
 WINDOW_MIN = 5
 SERIES_MIN = 30
