@@ -313,3 +313,38 @@ def test_rejects_grouped_by_reason_and_cleared(stack):
     assert "deleted 2 rejects" in gone.stdout
     assert json.loads(orderhist(stack, "rejects", "--json").stdout) == []
     assert orderhist(stack, "rejects", "--json", "--clear").returncode == 2
+
+
+def test_verdict_names_the_stuck_or_dead_stage(stack):
+    """Last in this module: it stops and kills the stack's own processes, then repairs."""
+    import signal
+
+    def verdict() -> dict:
+        return json.loads(orderhist(stack, "watch", "--once", "--json").stdout)["verdict"]
+
+    runtime = int((stack / "run" / "runtime.pid").read_text())
+    os.kill(runtime, signal.SIGSTOP)
+    try:
+        assert orderhist(stack, "generate", "--count", "50").returncode == 0
+        deadline, found = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            found = verdict()
+            if found["stage"] == "runtime":
+                break
+            time.sleep(1)
+        assert found["level"] == "fail" and found["stage"] == "runtime", found
+        assert "runtime stuck" in found["text"]
+        assert "runtime stuck" in orderhist(stack, "status").stdout
+    finally:
+        os.kill(runtime, signal.SIGCONT)
+    agent = int((stack / "run" / "agent.pid").read_text())
+    os.kill(agent, signal.SIGKILL)
+    time.sleep(0.5)
+    dead = verdict()
+    assert dead == {"level": "fail", "stage": "agent",
+                    "text": "agent is not running: run `orderhist up`"}
+    assert orderhist(stack, "up").returncode == 0
+    deadline = time.monotonic() + 30
+    while verdict()["level"] != "ok" and time.monotonic() < deadline:
+        time.sleep(1)
+    assert verdict()["level"] == "ok"
