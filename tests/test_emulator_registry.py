@@ -127,7 +127,7 @@ def test_a_differing_moto_serves_stock_mode_with_a_warning(tmp_path):
         log = processes.log_file(home, emulator.NAME).read_text()
         warning_lines = [line for line in log.splitlines() if "warning" in line]
         assert len(warning_lines) == 1 and "serving stock moto" in warning_lines[0]
-        assert "(stock moto) listening" in log
+        assert "emulator (stock moto" in log
         assert emulator.warning(endpoint) == health["warning"]
         # Still an emulator: DynamoDB (moto's own path here) answers.
         client = aws.client("dynamodb", aws.Target(aws.LOCAL, REGION, endpoint))
@@ -141,7 +141,7 @@ def test_the_verified_moto_serves_fast_without_warning(tmp_path):
     try:
         assert emulator.warning(target.endpoint_url) is None
         log = processes.log_file(home, emulator.NAME).read_text()
-        assert "warning" not in log and "(fast) listening" in log
+        assert "warning" not in log and "emulator (fast" in log
     finally:
         emulator.stop(home)
 

@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
-from test_emulator_support import Twin, raw_client, twin_targets  # noqa: F401
+from test_emulator_support import Twin, raw_client, start_emulator, twin_targets  # noqa: F401
 
-from orderhist import emulator
+from orderhist import emulator, processes
 from orderhist.resources.data import table_shape
 
 TABLE = "wire"
@@ -62,8 +62,15 @@ def test_bad_requests_get_aws_errors_not_a_text_500(twins):
     assert kinesis.fast.last_raw[0] == 400
 
 
-def test_a_crash_of_moto_is_the_services_json_500_with_its_traceback_logged(twin_targets):  # noqa: F811,E501
-    stock = twin_targets[1]
+def test_a_crash_of_moto_is_the_services_json_500_with_its_traceback_logged(tmp_path):
+    home, stock = start_emulator(tmp_path, fast=False)
+    try:
+        _crash(home, stock)
+    finally:
+        emulator.stop(home)
+
+
+def _crash(home, stock) -> None:
     client = raw_client("dynamodb", stock)
     client.create_table(**table_shape("crash"))
     # stock moto cannot read a BETWEEN clause before the hash key's (a valid request)
@@ -78,6 +85,8 @@ def test_a_crash_of_moto_is_the_services_json_500_with_its_traceback_logged(twin
     status, body = client.last_raw
     assert status == 500
     assert json.loads(body)["__type"].endswith("#InternalServerError")
+    log = processes.log_file(home, emulator.NAME).read_text()
+    assert "Traceback (most recent call last)" in log
 
 
 def test_batch_write_limits_as_documented(twins):

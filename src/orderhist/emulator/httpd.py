@@ -16,6 +16,8 @@ import traceback
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from orderhist.emulator.wire import internal_error
+
 # An idle pooled connection holds a thread; one that stays idle this long is let go.
 IDLE_TIMEOUT_S = 120
 
@@ -57,10 +59,11 @@ class KeepAliveHandler(WSGIRequestHandler):
                     result.close()
         except Exception:
             traceback.print_exc(file=sys.stderr)
-            captured = {"status": "500 INTERNAL SERVER ERROR",
-                        "headers": [("Content-Type", "text/plain")]}
-            # The request was read in full, so the connection is still in step: keep it.
-            chunks = [b"internal error in the emulator"]
+            # The service's own 500 in its own form (a layer above the routing failed); the
+            # request was read in full, so the connection is still in step: keep it.
+            reply = internal_error(environ.get("HTTP_X_AMZ_TARGET"))
+            captured = {"status": reply.status, "headers": reply.headers}
+            chunks = [reply.body]
         self._send(captured["status"], captured["headers"], b"".join(chunks))
 
     def _send(self, status: str, headers, payload: bytes) -> None:
