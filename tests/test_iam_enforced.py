@@ -242,3 +242,34 @@ def test_kinesis_in_cbor_is_authorised_and_refused_in_cbor(stack):
     assert (status, kind) == (400, "application/x-amz-cbor-1.1")
     assert reply["__type"] == "AccessDeniedException"
     assert reply["message"] == aws_message("kinesis:PutRecord", STREAM)
+
+
+def test_a_session_policy_and_a_permissions_boundary_limit_the_role(stack):
+    iam, target = aws.client("iam", stack["target"]), stack["target"]
+    only_get_records = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kinesis:GetRecords", "Resource": "*"}]})
+    sts = aws.client("sts", target)  # root may not assume it: it says the service it acts for
+    sts.meta.events.register("before-sign.sts.AssumeRole", lambda request, **kwargs: (
+        request.headers.__setitem__(identity.ACTING_SERVICE_HEADER, identity.LAMBDA)))
+    keys = sts.assume_role(RoleArn=stack["role_arn"], RoleSessionName=SESSION,
+                           Policy=only_get_records)["Credentials"]
+    limited = boto3.client("dynamodb", region_name=REGION, endpoint_url=stack["endpoint"],
+                           aws_access_key_id=keys["AccessKeyId"],
+                           aws_secret_access_key=keys["SecretAccessKey"],
+                           aws_session_token=keys["SessionToken"])
+    error = refusal(lambda: limited.batch_write_item(RequestItems={"iamx-orders": [put("s")]}))
+    assert error.response["Error"]["Message"].endswith(
+        "because no session policy allows the dynamodb:BatchWriteItem action")
+
+    boundary = iam.create_policy(PolicyName="iamx-boundary", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.put_role_permissions_boundary(RoleName=ROLE, PermissionsBoundary=boundary)
+    try:
+        error = refusal(lambda: role_client(stack, "dynamodb").batch_write_item(
+            RequestItems={"iamx-orders": [put("t")]}))
+        assert error.response["Error"]["Message"].endswith(
+            "because no permissions boundary allows the dynamodb:BatchWriteItem action")
+    finally:
+        iam.delete_role_permissions_boundary(RoleName=ROLE)
+    role_client(stack, "dynamodb").batch_write_item(RequestItems={"iamx-orders": [put("t")]})

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from orderhist.emulator.iam_eval import (
-    ALLOW, DENY, IMPLICIT, conditions_hold, evaluate, principal_matches, wildcard_match,
+    ALLOW, DENY, IMPLICIT, Verdict, combine, conditions_hold, evaluate, principal_matches,
+    wildcard_match,
 )
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/p-orders"
@@ -141,3 +142,13 @@ def test_trust_policy_principals():
     assert principal_matches(account, {"AWS": "arn:aws:iam::1:role/x"})
     assert not principal_matches(account, {"AWS": "arn:aws:iam::2:role/x"})
     assert principal_matches({"Principal": "*"}, {"Service": "ec2.amazonaws.com"})
+
+
+def test_a_boundary_or_session_policy_limits_and_an_explicit_deny_anywhere_decides():
+    identity = evaluate([policy(allow("dynamodb:*", "*"))], "dynamodb:Query", [TABLE], {})
+    boundary = evaluate([policy(allow("kinesis:*", "*"))], "dynamodb:Query", [TABLE], {},
+                        "permissions boundary")
+    session = evaluate([policy(deny("*", "*"))], "dynamodb:Query", [TABLE], {}, "session policy")
+    assert combine([identity]) == Verdict(ALLOW)
+    assert combine([identity, boundary]) == Verdict(IMPLICIT, TABLE, "permissions boundary")
+    assert combine([identity, boundary, session]) == Verdict(DENY, TABLE, "session policy")

@@ -180,7 +180,7 @@ def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple
     if _emulator_answers(home, endpoint):
         if options.faults is not None or options.fault_seed is not None:
             emulator.set_faults(endpoint, faults, seed)
-        emulator.set_iam(endpoint, enforce)
+        _set_iam(endpoint, enforce)
         return endpoint, False
     # A dead or stalled emulator took every resource with it: start afresh, forget the old
     # record and the positions that referred to its stream.
@@ -196,6 +196,24 @@ def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple
 
 
 IAM_ENFORCED, IAM_OFF = "enforced", "off"
+
+
+def _set_iam(endpoint: str, enforce: bool) -> None:
+    import urllib.error
+
+    from orderhist.errors import OrderhistError
+
+    try:
+        emulator.set_iam(endpoint, enforce)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+        # An emulator an older orderhist started knows no IAM: it never enforces.
+        if not enforce:
+            return
+        raise OrderhistError("the running emulator predates IAM enforcement: run `orderhist "
+                             "down` and `orderhist up` (or `orderhist up --no-iam` to keep "
+                             "it)") from None
 
 
 def iam_enforced(state: StackState) -> bool:

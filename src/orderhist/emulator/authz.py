@@ -33,12 +33,13 @@ _MAX_CACHE = 100_000
 
 
 class Identity:
-    __slots__ = ("arn", "role_arn", "account", "session", "user_id")
+    __slots__ = ("arn", "role_arn", "account", "session", "user_id", "session_policy")
 
     def __init__(self, arn: str, role_arn: str | None, account: str, session: str = "",
-                 user_id: str = ""):
+                 user_id: str = "", session_policy: str | None = None):
         self.arn, self.role_arn, self.account = arn, role_arn, account
         self.session, self.user_id = session, user_id
+        self.session_policy = session_policy  # AssumeRole's Policy: limits the role's
 
     @property
     def is_root(self) -> bool:
@@ -130,7 +131,7 @@ def _assumed(access_key: str) -> Identity | None:
         role = sts_backends[account][partition].get_assumed_role_from_access_key(access_key)
         if role is not None:
             found = Identity(role.arn, role.role_arn, role.account_id, role.session_name,
-                             role.user_id)
+                             role.user_id, role.policy or None)
             _assumed_cache[access_key] = found
             return found
     return None
@@ -173,14 +174,34 @@ def _context(environ, asked: iam_request.Asked, identity: Identity) -> dict:
     }
 
 
+def _boundary_of(role) -> str | None:
+    arn = getattr(role, "permissions_boundary_arn", None)
+    if not arn:
+        return None
+    from moto.iam.models import iam_backends
+
+    try:
+        policy = iam_backends[role.account_id]["aws"].get_policy(arn)
+    except Exception:  # a boundary that is gone allows nothing
+        return json.dumps({"Statement": []})
+    return next((v.document for v in policy.versions if v.is_default), None)
+
+
 def _decide(identity: Identity, asked: iam_request.Asked, environ):
     role = _role(identity.role_arn, identity.account)
     documents = _policies_of(role) if role is not None else []
-    verdict = iam_eval.evaluate(documents, asked.action, asked.resources,
-                                _context(environ, asked, identity))
+    context = _context(environ, asked, identity)
+    verdicts = [iam_eval.evaluate(documents, asked.action, asked.resources, context)]
+    limits = [(_boundary_of(role) if role is not None else None, "permissions boundary"),
+              (identity.session_policy, "session policy")]
+    for document, source in limits:
+        if document:
+            documents.append(document)
+            verdicts.append(iam_eval.evaluate([document], asked.action, asked.resources,
+                                              context, source))
     # A decision that depends on the clock is made again each time.
     cacheable = not any(key in d.lower() for d in documents for key in _TIME_KEYS)
-    return verdict, cacheable
+    return iam_eval.combine(verdicts), cacheable
 
 
 def _trust_refusal(environ, asked: iam_request.Asked, identity: Identity):
@@ -211,9 +232,10 @@ def _trust_refusal(environ, asked: iam_request.Asked, identity: Identity):
 # Denials in each service's shape ------------------------------------------------------------
 
 def message(identity: Identity, action: str, verdict: iam_eval.Verdict) -> str:
-    why = ("with an explicit deny in an identity-based policy"
+    article = "an" if verdict.source[0] in "aeiou" else "a"
+    why = (f"with an explicit deny in {article} {verdict.source}"
            if verdict.decision == iam_eval.DENY
-           else f"because no identity-based policy allows the {action} action")
+           else f"because no {verdict.source} allows the {action} action")
     return (f"User: {identity.arn} is not authorized to perform: {action} on resource: "
             f"{verdict.resource} {why}")
 

@@ -31,6 +31,17 @@ ALLOW, DENY, IMPLICIT = "allow", "explicit deny", "implicit deny"
 class Verdict:
     decision: str           # ALLOW, DENY or IMPLICIT
     resource: str = ""      # the resource that was not allowed (DENY/IMPLICIT)
+    source: str = "identity-based policy"  # which kind of policy decided, for the message
+
+
+def combine(verdicts: list[Verdict]) -> Verdict:
+    """Identity-based policies limited by a permissions boundary and a session policy: an
+    explicit deny in any decides; else each must allow."""
+    for wanted in (DENY, IMPLICIT):
+        for verdict in verdicts:
+            if verdict.decision == wanted:
+                return verdict
+    return Verdict(ALLOW)
 
 
 def listed(value) -> list:
@@ -82,13 +93,14 @@ def documents_of(policy) -> dict:
     return json.loads(policy)
 
 
-def evaluate(policies: list, action: str, resources: list[str], context: dict) -> Verdict:
+def evaluate(policies: list, action: str, resources: list[str], context: dict,
+             source: str = "identity-based policy") -> Verdict:
     """The verdict for `action` on every one of `resources` (all must be allowed)."""
     statements = [s for p in policies for s in listed(documents_of(p).get("Statement"))]
     for resource in resources or ["*"]:
         verdict = _one(statements, action, resource, context)
         if verdict != ALLOW:
-            return Verdict(verdict, resource)
+            return Verdict(verdict, resource, source)
     return Verdict(ALLOW)
 
 
