@@ -32,11 +32,12 @@ def start_runtime(home: Path, target: aws.Target) -> subprocess.Popen:
 
 
 def progress(home: Path) -> int:
-    """Records done over all shards: moto numbers each shard's records 1, 2, 3, ..."""
+    """Records done over all shards. The emulator numbers a shard's records as AWS shapes
+    them, 49 x 10^54 + shard x 10^34 + 1, 2, 3, ...: the low part is the count."""
     done = 0
     for path in checkpoint_dir(home / "runtime").glob("*/*.json"):
         try:
-            done += int(json.loads(path.read_text()).get("sequenceNumber") or 0)
+            done += int(json.loads(path.read_text()).get("sequenceNumber") or 0) % 10**34
         except ValueError:
             pass  # never half-written, but a reader may race the rename on some systems
     return done

@@ -39,7 +39,9 @@ def text_size(text: str) -> int:
 
 def normal_number(text: str) -> str:
     """The number as DynamoDB stores and returns it; NumberError if DynamoDB refuses it."""
-    if _CANONICAL.match(text) and len(text) <= MAX_DIGITS + 2 and _digits(text) <= MAX_DIGITS:
+    # (38 characters cannot hold more than 38 digits: the count is needed only past that.)
+    if _CANONICAL.match(text) and (len(text) <= MAX_DIGITS or len(text) <= MAX_DIGITS + 2
+                                   and _digits(text) <= MAX_DIGITS):
         return text
     try:
         value = Decimal(text)
