@@ -167,6 +167,19 @@ def test_consumed_capacity_only_when_asked_and_global_indexes_named_so(twins):
     query = _both(dynamodb, "query", TableName=TABLE, KeyConditionExpression="CustomerID = :c",
                   ExpressionAttributeValues={":c": {"S": "c"}})[1]
     assert "ConsumedCapacity" not in query
+    key = {"CustomerID": {"S": "c"}, "SK": {"S": "1"}}
+    unasked = [("batch_get_item", {"RequestItems": {TABLE: {"Keys": [key]}}}),
+               ("update_item", {"TableName": TABLE, "Key": key,
+                                "UpdateExpression": "SET Country = :c",
+                                "ExpressionAttributeValues": {":c": {"S": "GB"}}}),
+               ("transact_write_items", {"TransactItems": [{"Put": {
+                   "TableName": TABLE, "Item": {**key, "SK": {"S": "2"}}}}]}),
+               ("delete_item", {"TableName": TABLE, "Key": {**key, "SK": {"S": "2"}}})]
+    for operation, params in unasked:
+        assert "ConsumedCapacity" not in _both(dynamodb, operation, **params)[1], operation
+    asked = _both(dynamodb, "batch_get_item", RequestItems={TABLE: {"Keys": [key]}},
+                  ReturnConsumedCapacity="TOTAL")[1]
+    assert asked["ConsumedCapacity"][0]["TableName"] == TABLE
 
 
 def test_put_record_refuses_over_1_mib_like_put_records(twins):

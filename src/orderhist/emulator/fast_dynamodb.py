@@ -372,6 +372,9 @@ def batch_get_item(call, lock):
                     size += item_bytes
             responses.append(f"{_quote(name)}: [{', '.join(shown_here)}]")
             capacity.append({"CapacityUnits": float(len(keys)), "TableName": name})
+    # ConsumedCapacity only when asked for (moto sends it always; `rules` puts that right).
+    consumed = f', "ConsumedCapacity": {json.dumps(capacity)}' \
+        if body.get("ReturnConsumedCapacity", "NONE") != "NONE" else ""
     return dynamodb_reply_text(
         f'{{"Responses": {{{", ".join(responses)}}}, "UnprocessedKeys": '
-        f'{json.dumps(unprocessed)}, "ConsumedCapacity": {json.dumps(capacity)}}}')
+        f'{json.dumps(unprocessed)}{consumed}}}')

@@ -31,8 +31,6 @@ from orderhist.emulator.wire import (
 )
 
 HANDLER_TIME_HEADER = "X-Orderhist-Handler-Us"
-# moto replies the rules put right (ConsumedCapacity AWS would not send).
-_FIXED = {DYNAMODB + "BatchWriteItem"}
 
 
 def handlers(kinesis_lock, dynamodb_lock) -> dict:
@@ -100,8 +98,7 @@ class Dispatcher:
                 environ["CONTENT_TYPE"] = JSON_11
                 environ["CONTENT_LENGTH"] = str(len(raw))
             environ["wsgi.input"] = io.BytesIO(raw)
-            fix = isinstance(body, dict) and (
-                target in _FIXED or body.get("ReturnConsumedCapacity") == "INDEXES")
+            fix = isinstance(body, dict) and target.startswith(DYNAMODB)
             if not cbor and not fix:
                 return self._moto(target, environ, start_response)
             reply = self._moto_reply(target, environ)
@@ -174,7 +171,10 @@ class Dispatcher:
 
 
 def _fixed(target: str, request: dict, reply: Reply, environ) -> Reply:
-    if not reply.status.startswith("2"):
+    """moto's DynamoDB reply, put right where it carries ConsumedCapacity AWS would not send
+    (moto adds it to BatchGetItem, BatchWriteItem, UpdateItem and TransactWriteItems
+    unasked) or names a global index as a local one."""
+    if not reply.status.startswith("2") or b'"ConsumedCapacity"' not in reply.body:
         return reply
     try:
         payload = json.loads(reply.body)

@@ -236,13 +236,12 @@ def fix_dynamodb_reply(operation: str, request: dict, reply: dict, environ) -> b
     """Put right what moto's reply carries that AWS's would not; True if changed."""
     mode = request.get("ReturnConsumedCapacity", "NONE")
     changed = False
-    if operation == "BatchWriteItem" and "ConsumedCapacity" in reply:
-        if mode not in ("TOTAL", "INDEXES"):
-            del reply["ConsumedCapacity"]
-            changed = True
-        elif mode == "TOTAL":
-            for entry in reply["ConsumedCapacity"]:
-                changed = entry.pop("Table", None) is not None or changed
+    if "ConsumedCapacity" in reply and mode not in ("TOTAL", "INDEXES"):
+        del reply["ConsumedCapacity"]
+        return True
+    if operation == "BatchWriteItem" and mode == "TOTAL":
+        for entry in reply.get("ConsumedCapacity", ()):
+            changed = entry.pop("Table", None) is not None or changed
     consumed = reply.get("ConsumedCapacity")
     if mode == "INDEXES" and type(consumed) is dict and "LocalSecondaryIndexes" in consumed:
         table = _table(environ, request.get("TableName"))
