@@ -30,16 +30,20 @@ def one_round(source: Path, count: int, mode: str, timeout: float) -> dict:
     common.orderhist(home, "up", *(["--no-iam"] if mode == "off" else []))
     try:
         target = common.stack_endpoint(home)
+        # CPU seconds of the stack's processes: steadier than wall time on a shared machine.
+        pids = common.stack_pids(home)
+        cpu_before = {name: common.process_cpu_s(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         result = common.orderhist(home, "generate", "--source", str(source), "--count",
                                   str(count), "--wait", "--json", "--timeout", str(timeout),
                                   timeout=timeout + 600)
         wall = time.perf_counter() - started
+        cpu = {name: common.process_cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
         summary = json.loads(result.stdout)
         iam = emulator.control(target.endpoint_url, "iam")
         return {"mode": mode, "wall": wall, "rate": summary["lines"] / wall,
                 "stored": summary["stored"], "missing": summary.get("missing"),
-                "p50": summary["latency_ms"]["p50"], "iam": iam}
+                "p50": summary["latency_ms"]["p50"], "iam": iam, "cpu": cpu}
     finally:
         common.orderhist(home, "down", "--yes")
 
@@ -119,15 +123,22 @@ def main() -> None:
         return
     print(f"source: {source}, {args.count:,} lines per round")
     rates: dict[str, list[float]] = {"on": [], "off": []}
+    cpus: dict[str, list[float]] = {"on": [], "off": []}
     for number in range(args.rounds):
         mode = ORDER[number % len(ORDER)]
         found = one_round(source, args.count, mode, args.timeout)
         rates[mode].append(found["rate"])
+        cpus[mode].append(sum(found["cpu"].values()))
         print(f"round {number + 1} IAM {mode:3}: {found['stored']:,} stored, missing "
               f"{found['missing']}, {found['wall']:.1f} s = {found['rate']:,.0f} lines/s, "
-              f"latency p50 {found['p50']} ms; emulator IAM {found['iam']}", flush=True)
+              f"latency p50 {found['p50']} ms; CPU s " + ", ".join(
+                  f"{name} {seconds:.1f}" for name, seconds in found["cpu"].items())
+              + f"; emulator IAM {found['iam']}", flush=True)
     on, off = statistics.mean(rates["on"]), statistics.mean(rates["off"])
     print(f"mean lines/s: IAM on {on:,.0f}, off {off:,.0f}; on / off = {on / off:.3f}")
+    cpu_on, cpu_off = statistics.mean(cpus["on"]), statistics.mean(cpus["off"])
+    print(f"mean CPU s of the stack's processes: IAM on {cpu_on:.1f}, off {cpu_off:.1f}; "
+          f"on / off = {cpu_on / cpu_off:.3f}")
 
 
 if __name__ == "__main__":

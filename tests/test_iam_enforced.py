@@ -273,3 +273,15 @@ def test_a_session_policy_and_a_permissions_boundary_limit_the_role(stack):
     finally:
         iam.delete_role_permissions_boundary(RoleName=ROLE)
     role_client(stack, "dynamodb").batch_write_item(RequestItems={"iamx-orders": [put("t")]})
+
+
+def test_a_trust_condition_on_the_external_id_is_checked(stack):
+    iam, sts = aws.client("iam", stack["target"]), aws.client("sts", stack["target"])
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "e-1"}}}]}
+    role = iam.create_role(RoleName="iamx-external",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    refusal(lambda: sts.assume_role(RoleArn=role, RoleSessionName="x1"))
+    refusal(lambda: sts.assume_role(RoleArn=role, RoleSessionName="x1", ExternalId="e-2"))
+    assert sts.assume_role(RoleArn=role, RoleSessionName="x1", ExternalId="e-1")["Credentials"]

@@ -215,7 +215,10 @@ def _trust_refusal(environ, asked: iam_request.Asked, identity: Identity):
                            if role.assume_role_policy_document.lstrip().startswith("%")
                            else role.assume_role_policy_document)
         statements = iam_eval.listed(trust.get("Statement"))
-        context = _context(environ, asked, identity)
+        context = {**_context(environ, asked, identity),
+                   "sts:ExternalId": asked.params.get("ExternalId"),
+                   "sts:RoleSessionName": asked.params.get("RoleSessionName")}
+        context = {key: value for key, value in context.items() if value is not None}
         applicable = [s for s in statements if iam_eval.principal_matches(s, principal)
                       and any(iam_eval.wildcard_match(a, "sts:AssumeRole", True)
                               for a in iam_eval.listed(s.get("Action")))
