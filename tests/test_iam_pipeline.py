@@ -84,8 +84,9 @@ def test_enforced_pipeline_denials_are_named_and_nothing_is_lost(tmp_path):
         assert orderhist(home, "generate", "--count", "200").returncode == 0
         wait_for(lambda: given_up_records(home) == 200, 60, "the batches to be given up")
         assert len(stored_line_numbers(dynamodb, table)) == 2000
-        report = status(home)
-        assert "dynamodb:BatchWriteItem" in denied_actions(report, "runtime")
+        # The runtime writes its stats once a second.
+        wait_for(lambda: "dynamodb:BatchWriteItem" in denied_actions(status(home), "runtime"),
+                 15, "status to name the runtime's denied BatchWriteItem")
         shown = orderhist(home, "status")
         assert "dynamodb:BatchWriteItem" in shown.stdout and "IAM: enforced" in shown.stdout
 

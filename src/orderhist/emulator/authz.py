@@ -81,6 +81,9 @@ class Authorizer:
         if refusal is not None:
             self.denied += 1
             return _send(start_response, refusal)
+        # Not held while the request is answered: a parsed batch is hundreds of containers,
+        # and every live one brings the collector's passes over moto's data sooner.
+        asked.params = {}
         result = self.app(environ, start_response)
         if asked.service == "iam" and not asked.action.split(":")[1].startswith(_READ_ONLY_IAM):
             self.forget()  # a policy, a role or an attachment may have changed

@@ -31,6 +31,8 @@ from orderhist.emulator.wire import (
 )
 
 HANDLER_TIME_HEADER = "X-Orderhist-Handler-Us"
+# environ key: (raw body, its JSON) from a layer in front that parsed it (authz)
+PARSED_BODY = "orderhist.parsed_body"
 
 
 def handlers(kinesis_lock, dynamodb_lock) -> dict:
@@ -72,8 +74,10 @@ class Dispatcher:
         if cbor:
             body = cbor_request(target, raw)
         else:
+            # The IAM layer in front may have parsed this very body already: one parse, not two.
+            parsed = environ.pop(PARSED_BODY, None)
             try:
-                body = json.loads(raw)
+                body = parsed[1] if parsed is not None and parsed[0] == raw else json.loads(raw)
             except ValueError:
                 body = None
         reply = None

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
+from orderhist.emulator.fastpath import PARSED_BODY
 from orderhist.emulator.wire import is_cbor
 
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
@@ -79,6 +80,8 @@ def asked(environ, account: str) -> Asked:
                 params = cbor2.loads(raw) if raw else {}
             else:
                 params = json.loads(raw or b"{}")
+                # Handed on: the fast path answers from this parse instead of its own.
+                environ[PARSED_BODY] = (raw, params)
         except Exception:  # unreadable: "*", and whoever answers says what is wrong with it
             params = {}
         if not isinstance(params, dict):
