@@ -237,6 +237,12 @@ def test_kinesis_in_cbor_is_authorised_and_refused_in_cbor(stack):
         "StreamName": "iamx-orders", "ShardId": "shardId-000000000000",
         "ShardIteratorType": "TRIM_HORIZON"})
     assert status == 200, reply
+    # The SDK for Java writes a timestamp as tag 1 holding epoch milliseconds: the stream is
+    # still read from the request, so the role's stream-scoped grant applies.
+    status, kind, reply = call("GetShardIterator", {
+        "StreamName": "iamx-orders", "ShardId": "shardId-000000000000",
+        "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": cbor2.CBORTag(1, 1_764_460_800_000)})
+    assert status == 200, reply
     status, kind, reply = call("PutRecord", {"StreamName": "iamx-orders", "PartitionKey": "k",
                                              "Data": b"\x00"})
     assert (status, kind) == (400, "application/x-amz-cbor-1.1")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote
 
 from orderhist.emulator.fastpath import PARSED_BODY
-from orderhist.emulator.wire import is_cbor
+from orderhist.emulator.wire import cbor_request, is_cbor
 
 _SCOPE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/")
 _JSON_SERVICES = {"DynamoDB_20120810": "dynamodb", "Kinesis_20131202": "kinesis",
@@ -75,9 +75,9 @@ def asked(environ, account: str) -> Asked:
         try:
             raw = read_body(environ)
             if cbor:
-                import cbor2
-
-                params = cbor2.loads(raw) if raw else {}
+                # The wire layer's reading: the SDK for Java's tag-1 millisecond timestamps
+                # (GetShardIterator AT_TIMESTAMP) would fail plain cbor2.loads.
+                params = cbor_request(target, raw) or {}
             else:
                 params = json.loads(raw or b"{}")
                 # Handed on: the fast path answers from this parse instead of its own.
