@@ -189,7 +189,10 @@ def test_events_have_aws_shape_and_the_function_its_environment(local_target, un
                            "sequenceNumber": kinesis["sequenceNumber"]}
     env = first["env"]
     assert env["AWS_ENDPOINT_URL"] == local_target.endpoint_url
-    assert env["AWS_ACCESS_KEY_ID"] == aws.LOCAL_ACCESS_KEY
+    # The handler runs with its execution role's credentials, from AssumeRole as on AWS
+    # (temporary keys and a session token), never with the root key the runtime was given.
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    assert env["AWS_ACCESS_KEY_ID"] != aws.LOCAL_ACCESS_KEY and env["AWS_SESSION_TOKEN"]
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == f"{unique_name}-ingest"
     assert env["PROBE_TAG"] == "v1" and 0 < first["remaining"] <= 7000
     # The handler ran from the zip downloaded into the runtime's directory.
