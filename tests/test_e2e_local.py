@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from support import orderhist
+from test_orders_view import pennies
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "data" / "OnlineRetail.csv"
@@ -37,12 +38,12 @@ def expected_orders(customer: str, rows: int) -> list[dict]:
             order["lines"].append({
                 "line": row_no, "stock_code": row["StockCode"].strip(),
                 "description": row["Description"], "quantity": quantity,
-                "unit_price": str(price), "amount": str(price * quantity)})
+                "unit_price": pennies(price), "amount": pennies(price * quantity)})
     result = []
     for order in orders.values():
         order["items"] = len(order["lines"])
         order["units"] = sum(line["quantity"] for line in order["lines"])
-        order["total"] = str(sum(Decimal(line["amount"]) for line in order["lines"]))
+        order["total"] = pennies(sum(Decimal(line["amount"]) for line in order["lines"]))
         result.append(order)
     result.sort(key=lambda o: (o["date"], o["invoice"]), reverse=True)
     return result

@@ -82,7 +82,7 @@ def pandas_truth(path: Path, rows: int) -> dict[str, list[dict]]:
                 "date": group["InvoiceDate"].min().isoformat(),
                 "latest": group["InvoiceDate"].max().isoformat(),
                 "cancelled": str(invoice).startswith("C"),
-                "total": str(sum(amounts, Decimal(0))),
+                "total": pennies(sum(amounts, Decimal(0))),
                 "lines": [int(n) for n in group["LineNo"]],
                 "units": int(group["Quantity"].sum()),
             })
@@ -215,3 +215,8 @@ def test_an_unknown_customer_is_an_empty_history(stack):
     result = orderhist(stack, "orders", "--customer", "12", "--json")
     assert result.returncode == 0
     assert json.loads(result.stdout)["orders"] == []
+
+
+def pennies(value: Decimal) -> str:
+    """Money as the contract writes it: exact, and at least to the penny."""
+    return f"{value:.2f}" if value.as_tuple().exponent > -2 else format(value, "f")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import TextIO
 
+from orderhist.records import money
+
 HEADER = ("customer", "invoice", "date", "cancelled", "country", "line", "stock_code",
           "description", "quantity", "unit_price", "amount")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -46,5 +48,5 @@ def write_orders_csv(history, out: TextIO) -> None:
                 text_cell(order.cancelled), text_cell(order.country),
                 number_cell(line.line_no), text_cell(line.stock_code),
                 text_cell(line.description), number_cell(line.quantity),
-                number_cell(format(line.unit_price, "f")), number_cell(line.amount),
+                number_cell(money(line.unit_price)), number_cell(money(line.amount)),
             )) + "\n")

@@ -45,14 +45,14 @@ class Order:
             "country": self.country,
             "items": self.items,
             "units": self.units,
-            "total": str(self.total),
+            "total": records.money(self.total),
             "lines": [{
                 "line": line.line_no,
                 "stock_code": line.stock_code,
                 "description": line.description,
                 "quantity": line.quantity,
-                "unit_price": format(line.unit_price, "f"),
-                "amount": str(line.amount),
+                "unit_price": records.money(line.unit_price),
+                "amount": records.money(line.amount),
             } for line in self.lines],
         }
 
@@ -67,9 +67,10 @@ class Summary:
     by_month: dict[str, Decimal]
 
     def to_json(self) -> dict:
-        return {"placed": self.placed, "cancelled": self.cancelled, "total": str(self.total),
-                "first": self.first, "last": self.last,
-                "by_month": {month: str(value) for month, value in self.by_month.items()}}
+        return {"placed": self.placed, "cancelled": self.cancelled,
+                "total": records.money(self.total), "first": self.first, "last": self.last,
+                "by_month": {month: records.money(value)
+                             for month, value in self.by_month.items()}}
 
 
 @dataclass

@@ -49,6 +49,7 @@ csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))
 _INVOICE_RE = re.compile(r"^[A-Za-z]?[0-9A-Za-z]{1,19}$")
 _CUSTOMER_FLOAT_RE = re.compile(r"^(\d+)\.0*$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
+_PENNY = Decimal("0.01")
 
 
 class RecordError(ValueError):
@@ -153,6 +154,15 @@ def normalise_price(value) -> Decimal:
         raise RecordError(f"UnitPrice {text[:40]!r} is not a decimal number")
     # "1E+1" is ten: give it an exponent of zero so it prints without one.
     return price.quantize(Decimal(1)) if price.as_tuple().exponent > 0 else price
+
+
+def money(value: Decimal) -> str:
+    """An amount as text, exact, with at least pennies: DynamoDB keeps a number without its
+    trailing zeros ("2.50" comes back "2.5", on AWS and in the emulator alike), and a price
+    or a total reads in pennies. Finer amounts (a price of 0.001) keep every digit."""
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(_PENNY)
+    return format(value, "f")
 
 
 def normalise_date(value) -> str:
