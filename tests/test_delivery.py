@@ -8,7 +8,7 @@ import threading
 import time
 from decimal import Decimal
 
-from orderhist import aws, delivery, records
+from orderhist import aws, delivery, records, refusals
 from orderhist.function import handler as handler_module
 from orderhist.resources.data import table_shape
 
@@ -36,7 +36,7 @@ def refuse(dynamodb, table: str, line: records.OrderLine, sequence: int = 1) -> 
     reject = handler_module._reject(record, "refused for the test",
                                     records.to_log_line(line).encode())
     dynamodb.batch_write_item(RequestItems={table: [
-        {"PutRequest": {"Item": records.reject_to_item(reject)}}]})
+        {"PutRequest": {"Item": refusals.reject_to_item(reject)}}]})
 
 
 def test_stored_rejected_stale_and_missing_lines_are_told_apart(local_target, unique_name):
@@ -102,7 +102,7 @@ def test_rejects_of_other_runs_cost_the_follower_nothing(local_target, unique_na
                                   "approximateArrivalTimestamp": time.time()},
                       "eventID": f"shardId-000000000000:{sequence}"}
             reject = handler_module._reject(record, "refused", data.encode())
-            requests.append({"PutRequest": {"Item": records.reject_to_item(reject)}})
+            requests.append({"PutRequest": {"Item": refusals.reject_to_item(reject)}})
     for start in range(0, len(requests), 25):
         dynamodb.batch_write_item(RequestItems={unique_name: requests[start:start + 25]})
 

@@ -14,7 +14,8 @@ import pytest
 
 from orderhist import aws, emulator
 from support import orderhist
-from test_replay import given_up_records, stored_line_numbers, wait_for
+from test_replay import given_up_records, stored_line_numbers
+from test_runtime_provision import wait_until
 
 POLICY = "orderhist"
 
@@ -82,11 +83,12 @@ def test_enforced_pipeline_denials_are_named_and_nothing_is_lost(tmp_path):
         ingest = Admin(target, resources["ingest_role"]["id"])
         ingest.strip("dynamodb:BatchWriteItem")
         assert orderhist(home, "generate", "--count", "200").returncode == 0
-        wait_for(lambda: given_up_records(home) == 200, 60, "the batches to be given up")
+        wait_until(lambda: given_up_records(home) == 200, 60, interval=0.5,
+                   message="the batches to be given up")
         assert len(stored_line_numbers(dynamodb, table)) == 2000
         # The runtime writes its stats once a second.
-        wait_for(lambda: "dynamodb:BatchWriteItem" in denied_actions(status(home), "runtime"),
-                 15, "status to name the runtime's denied BatchWriteItem")
+        wait_until(lambda: "dynamodb:BatchWriteItem" in denied_actions(status(home), "runtime"),
+                   15, interval=0.5, message="status to name the runtime's denied BatchWriteItem")
         shown = orderhist(home, "status")
         assert "dynamodb:BatchWriteItem" in shown.stdout and "IAM: enforced" in shown.stdout
 
@@ -94,31 +96,32 @@ def test_enforced_pipeline_denials_are_named_and_nothing_is_lost(tmp_path):
         replayed = orderhist(home, "rejects", "--replay", "--json")
         assert replayed.returncode == 0, replayed.stderr
         assert json.loads(replayed.stdout)["records"] == 200
-        wait_for(lambda: len(stored_line_numbers(dynamodb, table)) >= 2200, 60,
-                 "the replayed lines to be stored")
+        wait_until(lambda: len(stored_line_numbers(dynamodb, table)) >= 2200, 60,
+                   interval=0.5, message="the replayed lines to be stored")
         time.sleep(1)
         assert stored_line_numbers(dynamodb, table) == list(range(1, 2201))  # once each
         assert given_up_records(home) == 0
-        wait_for(lambda: not denied_actions(status(home), "runtime"), 15,
-                 "status to drop the runtime's denial once it stores again")
+        wait_until(lambda: not denied_actions(status(home), "runtime"), 15, interval=0.5,
+                   message="status to drop the runtime's denial once it stores again")
 
         # 3. The host role may no longer put records: the agent says so and keeps its lines,
         # even across a kill -9; restored, every line arrives.
         host = Admin(target, resources["host_role"]["id"])
         host.strip("kinesis:PutRecords")
         assert orderhist(home, "generate", "--count", "300").returncode == 0
-        wait_for(lambda: "kinesis:PutRecords" in denied_actions(status(home), "agent"), 30,
-                 "status to name the agent's denied PutRecords")
+        wait_until(lambda: "kinesis:PutRecords" in denied_actions(status(home), "agent"), 30,
+                   interval=0.5, message="status to name the agent's denied PutRecords")
         report = status(home)
         assert "AccessDenied" in report["agent"]["last_error"]
         os.kill(report["processes"]["agent"]["pid"], signal.SIGKILL)
         host.restore()
         assert orderhist(home, "up").returncode == 0  # starts the agent again
-        wait_for(lambda: len(stored_line_numbers(dynamodb, table)) >= 2500, 90,
-                 "the held lines to arrive")
+        wait_until(lambda: len(stored_line_numbers(dynamodb, table)) >= 2500, 90,
+                   interval=0.5, message="the held lines to arrive")
         time.sleep(1)
         assert stored_line_numbers(dynamodb, table) == list(range(1, 2501))
-        wait_for(lambda: not status(home)["denied"], 15, "no denial left in status")
+        wait_until(lambda: not status(home)["denied"], 15, interval=0.5,
+                   message="no denial left in status")
     finally:
         orderhist(home, "down")
 

@@ -207,7 +207,7 @@ def test_status_carries_the_verdict_and_its_cost_does_not_grow_with_the_data(sta
     assert report["verdict"]["level"] in ("ok", "warn") and report["verdict"]["text"]
     assert "verdict: " in orderhist(stack, "status").stdout
 
-    from orderhist import lifecycle, records
+    from orderhist import lifecycle, refusals
     from orderhist.state import Home
 
     home = Home(stack)
@@ -224,7 +224,7 @@ def test_status_carries_the_verdict_and_its_cost_does_not_grow_with_the_data(sta
     for start in range(0, 2000, 10):
         sqs.send_message_batch(QueueUrl=queue, Entries=[
             {"Id": str(n), "MessageBody": json.dumps({"n": start + n})} for n in range(10)])
-    refused = [records.reject_to_item({
+    refused = [refusals.reject_to_item({
         "reason": "bulk", "data": "x", "dataEncoding": "text", "shardId": "shardId-9",
         "sequenceNumber": str(10 ** 20 + n), "arrivedAt": "2026-01-01T00:00:00.000Z"})
         for n in range(2000)]
@@ -241,7 +241,7 @@ def test_status_carries_the_verdict_and_its_cost_does_not_grow_with_the_data(sta
         sqs.purge_queue(QueueUrl=queue)
         for start in range(0, len(refused), 25):
             dynamodb.batch_write_item(RequestItems={"orderhist-orders": [
-                {"DeleteRequest": {"Key": records.reject_key({
+                {"DeleteRequest": {"Key": refusals.reject_key({
                     "shardId": "shardId-9", "sequenceNumber": str(10 ** 20 + n),
                     "arrivedAt": "2026-01-01T00:00:00.000Z"})}}
                 for n in range(start, min(start + 25, len(refused)))]})

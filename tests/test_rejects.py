@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from orderhist import aws, records
+from orderhist import aws, refusals
 from orderhist.rejects import count_refused, is_batch_info, list_rejects
 from orderhist.resources.data import table_shape
 
@@ -85,11 +85,11 @@ def test_refused_records_in_the_table_are_listed_whole_and_in_arrival_order(loca
     rejects = [{"reason": f"reason {n}", "data": f"garbage {n}", "dataEncoding": "text",
                 "truncated": False, "shardId": f"shardId-00000000000{n % 3}",
                 "sequenceNumber": f"4960{n:052d}", "approximateArrivalTimestamp": base + n / 1000,
-                "arrivedAt": records.iso_from_epoch(base + n / 1000),
+                "arrivedAt": refusals.iso_from_epoch(base + n / 1000),
                 "rejectedAt": "2026-11-30T00:00:00.000Z"} for n in range(2_500)]
     for start in range(0, len(rejects), 25):
         dynamodb.batch_write_item(RequestItems={unique_name: [
-            {"PutRequest": {"Item": records.reject_to_item(r)}}
+            {"PutRequest": {"Item": refusals.reject_to_item(r)}}
             for r in reversed(rejects[start:start + 25])]})
 
     listing = list_rejects(local_target, unique_name, None)

@@ -9,19 +9,10 @@ import time
 import pytest
 
 from orderhist import aws
+from test_runtime_provision import wait_until
 from support import orderhist
 
 POISON = 3_000
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -42,7 +33,8 @@ def test_thousands_of_rejects_are_all_listed_and_do_not_hold_up_good_lines(tmp_p
         def refused() -> int:
             report = json.loads(orderhist(home, "status", "--json").stdout)
             return report["rejects"] == POISON
-        wait_for(refused, 120, f"{POISON} rejects")
+        wait_until(refused, 120, interval=0.5,
+                   message=f"{POISON} rejects")
 
         # While they are all kept, good lines are followed as fast as ever, within --timeout.
         began = time.monotonic()

@@ -9,18 +9,10 @@ import time
 import pytest
 
 from orderhist import aws
+from test_runtime_provision import wait_until
 from support import ORDER_LINES_ONLY, orderhist
 
 LINES = 200
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def given_up_records(home) -> int:
@@ -55,7 +47,8 @@ def test_given_up_batches_are_replayed_exactly_once(tmp_path):
         time.sleep(3)  # the runtime reads the mapping's settings every couple of seconds
         dynamodb.delete_table(TableName=table)
         assert orderhist(home, "generate", "--count", str(LINES)).returncode == 0
-        wait_for(lambda: given_up_records(home) == LINES, 60, "every batch to be given up")
+        wait_until(lambda: given_up_records(home) == LINES, 60, interval=0.5,
+                   message="every batch to be given up")
 
         assert orderhist(home, "up").returncode == 0  # the table again, empty
         assert stored_line_numbers(dynamodb, table) == []
@@ -63,8 +56,8 @@ def test_given_up_batches_are_replayed_exactly_once(tmp_path):
         assert replayed.returncode == 0, replayed.stderr
         summary = json.loads(replayed.stdout)
         assert summary["records"] == LINES and summary["not_replayed"] == []
-        wait_for(lambda: len(stored_line_numbers(dynamodb, table)) >= LINES, 60,
-                 "the replayed lines to be stored")
+        wait_until(lambda: len(stored_line_numbers(dynamodb, table)) >= LINES, 60,
+                   interval=0.5, message="the replayed lines to be stored")
         time.sleep(1)
         assert stored_line_numbers(dynamodb, table) == list(range(1, LINES + 1))
         assert given_up_records(home) == 0

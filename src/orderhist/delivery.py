@@ -160,7 +160,7 @@ def _batch_get(dynamodb, table: str, keys: list[tuple[str, str]]) -> list[dict]:
 
 class _RejectWatch:
     """Lines of this run that the Lambda refused. A refused record that carries a generated
-    line's LineNo and EmittedAt is kept sorted by emission (`records.reject_key`), so each
+    line's LineNo and EmittedAt is kept sorted by emission (`refusals.reject_key`), so each
     check reads only the rejects emitted between this run's oldest pending line and its
     last line: its cost follows this run's own rejects, never how many the table holds."""
 

@@ -2,7 +2,7 @@
 
 Two kinds of reject, kept in two places:
 - a record the Lambda refused (its reason, the raw data, shard and sequence number) is an
-  item in the table's rejects partitions (`records.reject_key`), written by the handler with
+  item in the table's rejects partitions (`refusals.reject_key`), written by the handler with
   the good lines: a Query reads all of them, oldest arrival first, complete;
 - a batch the event source mapping gave up on is sent by Lambda itself to the OnFailure
   queue (only its batch info: "requestContext" and "KinesisBatchInfo"), so the queue is read
@@ -20,7 +20,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from orderhist import aws, records
+from orderhist import aws, refusals
 
 SQS_BATCH = 10
 SCAN_VISIBILITY_S = 120
@@ -70,9 +70,9 @@ def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -
 def refused(target: aws.Target, table: str) -> list[dict]:
     """Every refused record in the table, oldest arrival first."""
     dynamodb = aws.client("dynamodb", target, patient=False)
-    items = [item for partition in records.reject_partitions()
+    items = [item for partition in refusals.reject_partitions()
              for item in _query(dynamodb, table, partition)]
-    found = [records.reject_from_item(item) for item in items]
+    found = [refusals.reject_from_item(item) for item in items]
     found.sort(key=lambda r: (r.get("arrivedAt", ""), r.get("shardId", ""),
                               len(r.get("sequenceNumber", "")), r.get("sequenceNumber", "")))
     return found
@@ -83,7 +83,7 @@ def refused_lines(dynamodb, table: str, first_emitted: str, last_emitted: str,
     """The raw items of refused records that carry a generated line emitted between the two
     moments (inclusive): only what a run's own lines could have caused is read."""
     between = {"lo": first_emitted, "hi": last_emitted + "~"}  # "~" sorts after "#<line>..."
-    return [item for partition in records.line_reject_partitions()
+    return [item for partition in refusals.line_reject_partitions()
             for item in _query(dynamodb, table, partition, between, attributes)]
 
 
@@ -111,7 +111,7 @@ def _query(dynamodb, table: str, partition: str, between: dict | None = None,
 def count_refused(target: aws.Target, table: str) -> int:
     dynamodb = aws.client("dynamodb", target, patient=False)
     total = 0
-    for partition in records.reject_partitions():
+    for partition in refusals.reject_partitions():
         request = {"TableName": table, "Select": "COUNT",
                    "KeyConditionExpression": "CustomerID = :p",
                    "ExpressionAttributeValues": {":p": {"S": partition}}}

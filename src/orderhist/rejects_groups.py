@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from orderhist import aws, records
+from orderhist import aws, refusals
 from orderhist.rejects import HeldQueue, _identity, _query, is_batch_info
 
 WRITE_BATCH = 25
@@ -121,9 +121,9 @@ class Listing:
     def _read_table(self) -> None:
         dynamodb = aws.client("dynamodb", self.target)
         found = []
-        for partition in records.reject_partitions():
+        for partition in refusals.reject_partitions():
             for item in _query(dynamodb, self.table, partition):
-                found.append(Entry(records.reject_from_item(item),
+                found.append(Entry(refusals.reject_from_item(item),
                                    {"CustomerID": item["CustomerID"], "SK": item["SK"]}))
         found.sort(key=lambda e: (e.reject.get("arrivedAt", ""), e.reject.get("shardId", ""),
                                   len(e.reject.get("sequenceNumber", "")),

@@ -13,6 +13,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 MODULES = (
     ("orderhist/__init__.py", None),
     ("orderhist/records.py", PACKAGE_ROOT / "records.py"),
+    ("orderhist/refusals.py", PACKAGE_ROOT / "refusals.py"),
     ("orderhist/function/__init__.py", None),
     ("orderhist/function/handler.py", PACKAGE_ROOT / "function" / "handler.py"),
 )

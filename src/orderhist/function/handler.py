@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orderhist import records
+from orderhist import records, refusals
 
 HANDLER = "orderhist.function.handler.handler"
 BATCH_WRITE_LIMIT = 25
@@ -76,7 +76,7 @@ def handler(event, context):
     # any line rather than lost. (The queue stays for what only Lambda can send: the
     # mapping's given-up batches.)
     for sequence, reject in rejects:
-        item = records.reject_to_item(reject)
+        item = refusals.reject_to_item(reject)
         items[(item["CustomerID"]["S"], item["SK"]["S"])] = (item, [sequence])
     failed = _write_items(list(items.values()), context)
     # One line per invocation and one per refused record: what `orderhist logs function`
@@ -99,7 +99,7 @@ def _reject(record: dict, reason: str, data: bytes) -> dict:
         text = base64.b64encode(data[:REJECT_DATA_LIMIT]).decode("ascii")
         encoding = "base64"
     # Which generated line this was, read from all of the data (the copy kept may be cut).
-    line_no, emitted_at = records.raw_identity(data.decode("utf-8", "replace")) or (None, None)
+    line_no, emitted_at = refusals.raw_identity(data.decode("utf-8", "replace")) or (None, None)
     return {
         "reason": reason,
         "data": text,
@@ -109,7 +109,7 @@ def _reject(record: dict, reason: str, data: bytes) -> dict:
         "sequenceNumber": kinesis["sequenceNumber"],
         "eventSourceARN": record.get("eventSourceARN"),
         "approximateArrivalTimestamp": arrival,
-        "arrivedAt": records.iso_from_epoch(arrival) if isinstance(arrival, (int, float))
+        "arrivedAt": refusals.iso_from_epoch(arrival) if isinstance(arrival, (int, float))
         else records.utc_now_iso_ms(),
         "rejectedAt": records.utc_now_iso_ms(),
         "lineNo": line_no,
