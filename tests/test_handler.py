@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from orderhist import aws, records
+from orderhist import aws, aws_errors, records
 from orderhist.function import handler as handler_module
 from orderhist.function.handler import handler
 from orderhist.rejects import list_rejects
@@ -234,4 +234,4 @@ def test_a_missing_table_fails_the_whole_invocation(lambda_env, monkeypatch):
     factory = EventFactory()
     with pytest.raises(ClientError) as raised:
         handler(factory.event(factory.record(order_line(501))), Context())
-    assert aws.error_code(raised.value) == "ResourceNotFoundException"
+    assert aws_errors.code(raised.value) == "ResourceNotFoundException"

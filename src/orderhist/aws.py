@@ -296,8 +296,3 @@ def unreachable_local(error: Exception) -> bool:
         return False
     endpoint = str(getattr(error, "kwargs", {}).get("endpoint_url") or "")
     return endpoint.startswith(("http://127.0.0.1:", "http://localhost:"))
-
-
-def error_code(error: Exception) -> str:
-    response = getattr(error, "response", None) or {}
-    return response.get("Error", {}).get("Code", "")

@@ -4,8 +4,9 @@ Every service names its errors differently (IAM `NoSuchEntity`, SQS
 `AWS.SimpleQueueService.NonExistentQueue`, S3 a bare `404`), and a few generic codes
 (`InvalidParameterValue`, `InvalidParameterValueException`) carry several meanings that only
 their message tells apart. The codes and messages below are AWS's own, each with where it was
-read; callers ask `kind(error)` (or one of the `is_...` helpers) and never match text
-themselves.
+read; callers ask `kind(error)` (or one of the `is_...` helpers) and never match codes or
+text themselves (tests/test_error_family.py holds every other module to that). `code(error)`
+is for telling a person which error it was, never for deciding.
 """
 from __future__ import annotations
 
@@ -18,6 +19,15 @@ PROPAGATING = "propagating"    # a role or instance profile just made or changed
                                # visible to the service that uses it (IAM is eventually consistent)
 DENIED = "denied"              # the caller may not do this
 COOLING_DOWN = "cooling down"  # the name of something just deleted cannot be reused yet
+ALREADY_EXISTS = "already exists"  # a create of what is there already (and is the caller's)
+TAKEN = "taken"                # the name belongs to someone else (an S3 bucket of another account)
+IN_USE = "in use"              # busy: being created or deleted, or there already (DynamoDB, Kinesis)
+EXPIRED = "expired"            # a Kinesis shard iterator older than 5 minutes
+INVALID = "invalid"            # the request itself is wrong (a value, a sequence number past
+                               # the stream's retention)
+BAD_CREDENTIALS = "bad credentials"  # the signing key is not one the service knows
+NOT_READY = "not ready"        # SSM: a host not registered yet, a command not yet listed
+UNSUPPORTED = "unsupported"    # what was asked for is not offered here (an EC2 instance type)
 
 
 @dataclass(frozen=True)
@@ -83,13 +93,30 @@ CODES = {
         "AccessDenied",            # IAM, S3, SQS (query-compatible)
         "AccessDeniedException",   # Lambda, Kinesis, DynamoDB, SSM, Logs
         "UnauthorizedOperation",   # EC2
-        "403",                     # S3 HEAD (no body to name the code)
+        "403", "Forbidden",        # S3 HEAD (no body to name the code)
     }),
     # SQS CreateQueue within 60 s of DeleteQueue of that name: "You must wait 60 seconds after
     # deleting a queue before you can create another queue with the same name." (botocore's
     # sqs service model, shape QueueDeletedRecently; the query-compatible code is prefixed).
     COOLING_DOWN: frozenset({"AWS.SimpleQueueService.QueueDeletedRecently",
                              "QueueDeletedRecently"}),
+    ALREADY_EXISTS: frozenset({
+        "EntityAlreadyExists",             # IAM
+        "ResourceAlreadyExistsException",  # Logs (the function's first write made the group)
+        "BucketAlreadyOwnedByYou",         # S3, outside us-east-1
+    }),
+    TAKEN: frozenset({"BucketAlreadyExists"}),  # S3: bucket names are global
+    IN_USE: frozenset({"ResourceInUseException"}),  # DynamoDB, Kinesis
+    EXPIRED: frozenset({"ExpiredIteratorException"}),  # Kinesis GetRecords
+    INVALID: frozenset({
+        "ValidationException",       # DynamoDB and most JSON services
+        "InvalidArgumentException",  # Kinesis (e.g. a sequence number already trimmed)
+    }),
+    BAD_CREDENTIALS: frozenset({"UnrecognizedClientException"}),
+    # SSM SendCommand to an instance whose agent has not registered, GetCommandInvocation
+    # right after SendCommand: both are answered properly a few seconds later.
+    NOT_READY: frozenset({"InvalidInstanceId", "InvocationDoesNotExist"}),
+    UNSUPPORTED: frozenset({"InvalidInstanceType"}),  # EC2 DescribeInstanceTypes
 }
 
 # Service-specific not-found codes follow a pattern (EC2's `InvalidVpcID.NotFound`, ...).
@@ -98,10 +125,14 @@ _MISSING_CODE = re.compile(r"(^|\.)NotFound$|NotFoundException$|^NoSuch")
 _MISSING_TEXT = re.compile(r"not found|does not exist|cannot be found", re.IGNORECASE)
 
 
-def _error(error: BaseException) -> dict:
+def _reply(error: BaseException) -> dict | None:
     # A ClientError has `response`; a botocore WaiterError keeps the last reply it saw.
-    response = getattr(error, "response", None) or getattr(error, "last_response", None) or {}
-    return response.get("Error", {}) if isinstance(response, dict) else {}
+    response = getattr(error, "response", None) or getattr(error, "last_response", None)
+    return response if isinstance(response, dict) else None
+
+
+def _error(error: BaseException) -> dict:
+    return (_reply(error) or {}).get("Error", {})
 
 
 def code(error: BaseException) -> str:
@@ -110,6 +141,16 @@ def code(error: BaseException) -> str:
 
 def message(error: BaseException) -> str:
     return str(_error(error).get("Message") or error)
+
+
+def describe(error: BaseException) -> str:
+    """One line naming the error for a person: AWS's code and message for an AWS reply, the
+    class and the first line of its text otherwise."""
+    found = _error(error)
+    if found:
+        return f"{found.get('Code', type(error).__name__)}: {found.get('Message', '')}".strip()
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 def kind(error: BaseException) -> str | None:
@@ -123,7 +164,9 @@ def kind(error: BaseException) -> str | None:
             return name
     if found:
         return MISSING if _MISSING_CODE.search(found) else None
-    return MISSING if _MISSING_TEXT.search(text) else None
+    # Only an AWS reply's words: the tool's own errors ("HTTP Error 404: Not Found" fetching a
+    # function's code) say nothing about a resource.
+    return MISSING if _reply(error) is not None and _MISSING_TEXT.search(text) else None
 
 
 def is_missing(error: BaseException) -> bool:
@@ -132,3 +175,12 @@ def is_missing(error: BaseException) -> bool:
 
 def is_propagating(error: BaseException) -> bool:
     return kind(error) == PROPAGATING
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` is botocore failing to reach the endpoint at all (nothing listening,
+    the connection closed mid-reply), as opposed to an answer from it."""
+    # Imported here: most callers never get this far, and botocore costs an import.
+    from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+
+    return type(error) in (EndpointConnectionError, ConnectionClosedError)

@@ -11,6 +11,8 @@ import json
 import zipfile
 from pathlib import Path
 
+from orderhist.errors import UsageProblem
+
 PACKAGE_ROOT = Path(__file__).resolve().parent
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 HOST_HOME = "/var/lib/orderhist"
@@ -76,7 +78,7 @@ def agent_config(agent: str, *, stream: str, region: str) -> dict:
 def user_data(agent: str, *, bucket: str, region: str) -> str:
     """The first-boot script (cloud-init runs it as root). Idempotent, fails loudly."""
     if agent not in AGENTS:
-        raise ValueError(f"unknown agent {agent!r}")
+        raise UsageProblem(f"unknown agent {agent!r}")
     common = f"""#!/bin/bash
 # orderhist host set-up: the generator, and the agent that ships its logs to Kinesis.
 # No credentials here: the instance role signs every AWS call.

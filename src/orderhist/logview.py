@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from orderhist import aws, processes
+from orderhist import aws, aws_errors, processes
 from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.state import Home, StackState
 
@@ -180,7 +180,7 @@ class AwsLogs:
                     for text in event["message"].rstrip("\n").split("\n"):
                         found.append(Line(event["timestamp"] / 1000, "function", text))
         except Exception as error:
-            if aws.error_code(error) != "ResourceNotFoundException":
+            if not aws_errors.is_missing(error):
                 raise
         return found
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from orderhist.errors import UsageProblem
+
 # Dataset columns, then the two the generator adds.
 DATASET_COLUMNS = (
     "InvoiceNo", "StockCode", "Description", "Quantity",
@@ -52,7 +54,7 @@ _INT_RE = re.compile(r"^[+-]?\d+$")
 _PENNY = Decimal("0.01")
 
 
-class RecordError(ValueError):
+class RecordError(UsageProblem):  # a ValueError too: parsers' callers catch that
     """A line that cannot be an order line; the message is the reason a reject carries."""
 
 

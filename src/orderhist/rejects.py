@@ -20,7 +20,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from orderhist import aws, refusals
+from orderhist import aws, aws_errors, refusals
 
 SQS_BATCH = 10
 SCAN_VISIBILITY_S = 120
@@ -53,7 +53,7 @@ def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -
             found.refused = refused(target, table)
         except Exception as error:
             # Given-up batches matter most when the table is gone: list them all the same.
-            if aws.error_code(error) != "ResourceNotFoundException":
+            if not aws_errors.is_missing(error):
                 raise
             found.table_missing = True
     if queue_url:

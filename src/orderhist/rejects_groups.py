@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from orderhist import aws, refusals
+from orderhist import aws, aws_errors, refusals
 from orderhist.rejects import HeldQueue, _identity, _query, is_batch_info
 
 WRITE_BATCH = 25
@@ -99,7 +99,7 @@ class Listing:
             try:
                 self._read_table()
             except Exception as error:
-                if aws.error_code(error) != "ResourceNotFoundException":
+                if not aws_errors.is_missing(error):
                     raise
                 self.table_missing = True
         if self.held is not None:

@@ -8,7 +8,7 @@ import shlex
 import time
 import uuid
 
-from orderhist import aws, records
+from orderhist import aws, aws_errors, records
 from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.records import OrderLine
 from orderhist.stack import REPORTS_PREFIX
@@ -104,7 +104,7 @@ def _send_when_registered(ssm, instance: str, commands: list[str], count: int,
                 Parameters={"commands": commands, "executionTimeout": [str(running)]},
             )["Command"]["CommandId"]
         except Exception as error:
-            if aws.error_code(error) != "InvalidInstanceId" or time.monotonic() > deadline:
+            if aws_errors.kind(error) != aws_errors.NOT_READY or time.monotonic() > deadline:
                 raise
             time.sleep(5.0)
 
@@ -117,7 +117,7 @@ def _wait_for_command(ssm, command: str, instance: str, timeout: float) -> dict:
         try:
             status = ssm.get_command_invocation(CommandId=command, InstanceId=instance)
         except Exception as error:  # not yet registered: AWS answers InvocationDoesNotExist
-            if aws.error_code(error) != "InvocationDoesNotExist":
+            if aws_errors.kind(error) != aws_errors.NOT_READY:
                 raise
             status = {"Status": "Pending"}
         if status["Status"] in TERMINAL:

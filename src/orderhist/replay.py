@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from orderhist import aws
+from orderhist import aws, aws_errors
 from orderhist.errors import OrderhistError
 from orderhist.rejects import HeldQueue, is_batch_info
 
@@ -53,7 +53,7 @@ def replay_given_up(target: aws.Target, queue_url: str) -> Replay:
     return result
 
 
-class BatchGone(Exception):
+class BatchGone(OrderhistError):
     """The stream no longer holds (all of) the batch's records."""
 
 
@@ -66,8 +66,8 @@ def _read_batch(kinesis, info: dict) -> list[dict]:
             ShardIteratorType="AT_SEQUENCE_NUMBER",
             StartingSequenceNumber=info["startSequenceNumber"])["ShardIterator"]
     except Exception as error:
-        if aws.error_code(error) in ("ResourceNotFoundException", "InvalidArgumentException"):
-            raise BatchGone(f"the stream no longer holds it ({aws.error_code(error)})") from None
+        if aws_errors.kind(error) in (aws_errors.MISSING, aws_errors.INVALID):
+            raise BatchGone(f"the stream no longer holds it ({aws_errors.code(error)})") from None
         raise
     found: list[dict] = []
     while iterator:

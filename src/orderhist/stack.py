@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orderhist import policies
-from orderhist.resources import CREATED, UPDATED, StackContext, machine
+from orderhist.resources import CREATED, UPDATED, NotRecorded, StackContext, machine
 from orderhist.resources.artifacts import Artifacts, Bucket, BucketNotOurs
 from orderhist.resources.data import Queue, Stream, Table
 from orderhist.resources.host import Instance, SecurityGroup
@@ -23,17 +23,17 @@ REPORTS_PREFIX = "runs"
 def _ingest_policy(ctx: StackContext) -> str:
     names = ctx.names
     return policies.ingest_policy(
-        stream_arn=ctx.records["stream"]["arn"],
-        table_arn=ctx.records["table"]["arn"],
-        queue_arn=ctx.records["queue"]["arn"],
+        stream_arn=ctx.record("stream")["arn"],
+        table_arn=ctx.record("table")["arn"],
+        queue_arn=ctx.record("queue")["arn"],
         log_group_arn=names.arn("logs", f"log-group:/aws/lambda/{names.function}"),
     )
 
 
 def _host_policy(ctx: StackContext) -> str:
     return policies.host_policy(
-        stream_arn=ctx.records["stream"]["arn"],
-        bucket_arn=ctx.records["bucket"]["arn"],
+        stream_arn=ctx.record("stream")["arn"],
+        bucket_arn=ctx.record("bucket")["arn"],
         artifacts_prefix=ARTIFACTS_PREFIX,
         reports_prefix=REPORTS_PREFIX,
     )
@@ -121,7 +121,7 @@ def dry_run(ctx: StackContext) -> list[Step]:
     for resource in plan():
         try:
             found = resource.find(ctx)
-        except KeyError:  # refers to a record that does not exist yet
+        except NotRecorded:  # refers to a record that does not exist yet
             found = None
         if found is None:
             steps.append(Step(resource.name, "would create", ""))
@@ -152,7 +152,7 @@ def check(ctx: StackContext, state: StackState) -> dict[str, dict]:
         record = state.resources.get(resource.name, {})
         try:
             found = resource.find(ctx)
-        except (KeyError, BucketNotOurs):  # the bucket of that name is not the stack's
+        except (NotRecorded, BucketNotOurs):  # the bucket of that name is not the stack's
             found = None
         if found:
             ctx.records[resource.name] = found

@@ -8,7 +8,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from orderhist import aws, processes
+from orderhist import aws, aws_errors, processes
 from orderhist.state import Home, StackState
 from orderhist.watch import HISTORY, Sample
 
@@ -122,7 +122,7 @@ def table_counts(target: aws.Target, table: str, queue_url: str | None) -> dict:
         if items.get("ItemCount") is not None:
             found["stored"] = max(0, items["ItemCount"] - found["refused"])
     except Exception as error:
-        if aws.error_code(error) != "ResourceNotFoundException":
+        if not aws_errors.is_missing(error):
             raise
     if queue_url:
         try:
@@ -132,8 +132,7 @@ def table_counts(target: aws.Target, table: str, queue_url: str | None) -> dict:
                     "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
             found["given_up"] = sum(int(v) for v in attributes.values())
         except Exception as error:
-            if aws.error_code(error) not in ("AWS.SimpleQueueService.NonExistentQueue",
-                                             "QueueDoesNotExist"):
+            if not aws_errors.is_missing(error):
                 raise
     return found
 

@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from orderhist import aws_errors
 from orderhist.agent.checkpoint import Ticket
 from orderhist.agent.config import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, FlowConfig
 from orderhist.agent.stats import FlowStats, utc_now
@@ -193,7 +194,7 @@ class Sender:
                                    f"{len(batch)} records")
         except Exception as error:  # whole call failed: throttled, 5xx, network, bad stream
             self.stats.failed_calls += 1
-            self._requeue(batch, 1.0, f"PutRecords failed: {_describe(error)}")
+            self._requeue(batch, 1.0, f"PutRecords failed: {aws_errors.describe(error)}")
             return
         failed = []
         sent_bytes = 0
@@ -248,12 +249,3 @@ class Sender:
         base = min(self.flow.retry_max_ms,
                    self.flow.retry_initial_ms * 2 ** min(max(failures - 1, 0.0), 30.0))
         return base * self._random.uniform(1 - JITTER, 1 + JITTER) / 1000
-
-
-def _describe(error: Exception) -> str:
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and response.get("Error"):
-        err = response["Error"]
-        return f"{err.get('Code', type(error).__name__)}: {err.get('Message', '')}".strip()
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..errors import UsageProblem
 from . import catalog, vocab
 from .catalog import FIRST_MOMENT, LAST_MOMENT, Product, format_price
 
@@ -290,7 +291,7 @@ def synth_rows(rows: int, seed: int) -> list[tuple]:
     """Rows of (InvoiceNo, StockCode, Description, Quantity, datetime, UnitPrice text,
     CustomerID int or None, Country), in file order."""
     if rows < 1:
-        raise ValueError("rows must be at least 1")
+        raise UsageProblem("rows must be at least 1")
     invoices = _Builder(rows, seed).build()
     # Sorting by time, ties kept in the order made, numbers the invoices as the shop's till
     # would: one rising sequence shared by sales, cancellations and adjustments.

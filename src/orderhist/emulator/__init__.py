@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from orderhist import processes
+from orderhist.errors import OrderhistError
 from orderhist.state import Home, read_json
 
 NAME = "emulator"
@@ -26,7 +27,7 @@ ROUTE_PREFIX = "/_orderhist/"
 FAST_ENV = "ORDERHIST_EMULATOR_FAST"
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(OrderhistError):
     pass
 
 

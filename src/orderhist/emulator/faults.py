@@ -16,6 +16,8 @@ import random
 import threading
 from collections import Counter
 
+from orderhist.errors import UsageProblem
+
 OPERATIONS = ("PutRecords", "BatchWriteItem", "GetRecords")
 SERVER_ERROR_SHARE = 0.1
 
@@ -27,7 +29,7 @@ class FaultInjector:
 
     def configure(self, rate: float, seed: int | None) -> None:
         if not 0.0 <= rate < 1.0:
-            raise ValueError(f"a fault rate is a fraction in [0, 1), not {rate}")
+            raise UsageProblem(f"a fault rate is a fraction in [0, 1), not {rate}")
         with self._lock:
             self.rate = rate
             self.seed = int(seed) if seed is not None else getattr(self, "seed", 0)

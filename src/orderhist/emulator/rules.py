@@ -17,6 +17,7 @@ from orderhist.emulator import sizes
 from orderhist.emulator.wire import (
     DYNAMODB, KINESIS, account_of, kinesis_error, region_of, validation,
 )
+from orderhist.errors import UsageProblem
 
 MAX_BATCH_WRITE = 25
 MAX_RECORD_BYTES = 1024 * 1024
@@ -31,8 +32,8 @@ BAD_START_KEY = "The provided starting key is invalid: The provided key element 
                 "match the schema"
 
 
-class Refused(Exception):
-    pass
+class Refused(UsageProblem):
+    """A request AWS refuses; `check` answers it with AWS's ValidationException."""
 
 
 def check(target: str, body: dict, environ):

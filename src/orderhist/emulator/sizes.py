@@ -18,6 +18,8 @@ import binascii
 import re
 from decimal import Context, Decimal, InvalidOperation
 
+from orderhist.errors import UsageProblem
+
 ITEM_SIZE_LIMIT = 400 * 1024
 MAX_DIGITS = 38
 # A number already in DynamoDB's stored form: no sign on zero, no leading zeros, no trailing
@@ -29,7 +31,7 @@ _CANONICAL = re.compile(r"(?:0|-?[1-9][0-9]*)(?:\.[0-9]*[1-9])?\Z|-?0\.[0-9]*[1-
 _EXACT = Context(prec=400, Emax=999_999, Emin=-999_999)
 
 
-class NumberError(ValueError):
+class NumberError(UsageProblem):  # a ValueError too: size checks catch that
     """A number DynamoDB refuses; the message is AWS's."""
 
 

@@ -12,6 +12,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # (path in the zip, source file or None for an empty package marker)
 MODULES = (
     ("orderhist/__init__.py", None),
+    ("orderhist/aws_errors.py", PACKAGE_ROOT / "aws_errors.py"),
+    ("orderhist/errors.py", PACKAGE_ROOT / "errors.py"),
     ("orderhist/records.py", PACKAGE_ROOT / "records.py"),
     ("orderhist/refusals.py", PACKAGE_ROOT / "refusals.py"),
     ("orderhist/function/__init__.py", None),

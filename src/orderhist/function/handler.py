@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orderhist import records, refusals
+from orderhist import aws_errors, records, refusals
 
 HANDLER = "orderhist.function.handler.handler"
 BATCH_WRITE_LIMIT = 25
@@ -29,8 +29,8 @@ FIRST_RETRY_DELAY = 0.025
 MAX_RETRY_DELAY = 1.0
 MAX_WRITE_ROUNDS = 10
 # Errors that mean the table itself is unusable: the whole batch must be retried later.
-FATAL_WRITE_ERRORS = {"ResourceNotFoundException", "AccessDeniedException",
-                      "UnrecognizedClientException", "ValidationException"}
+FATAL_WRITE_ERRORS = {aws_errors.MISSING, aws_errors.DENIED, aws_errors.BAD_CREDENTIALS,
+                      aws_errors.INVALID}
 
 _clients: dict[str, object] = {}
 
@@ -134,8 +134,7 @@ def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:
             try:
                 reply = dynamodb.batch_write_item(RequestItems={table: chunk})
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code in FATAL_WRITE_ERRORS and not wrote_any:
+                if aws_errors.kind(error) in FATAL_WRITE_ERRORS and not wrote_any:
                     raise  # the table is unusable: fail the invocation, retry the batch
                 unprocessed += chunk
                 continue

@@ -86,6 +86,11 @@ class Settings:
     pitr: bool = False
 
 
+class NotRecorded(OrderhistError):
+    """A resource needs another's record that the plan has not made or found (a dry run
+    before the stack exists, a `status` or `down` after that resource was deleted)."""
+
+
 class StackContext:
     """What every resource needs: the target, the names, the settings, and clients made once."""
 
@@ -97,6 +102,13 @@ class StackContext:
         self.records: dict[str, dict] = {}  # what earlier resources in the plan produced
         # Where a resource says what it is waiting for (stack.apply points it at the CLI's).
         self.progress: Callable[[str, str], None] = lambda name, what: None
+
+    def record(self, name: str) -> dict:
+        """What an earlier resource in the plan produced; NotRecorded if nothing yet."""
+        found = self.records.get(name)
+        if found is None:
+            raise NotRecorded(f"the {name} is not recorded yet: run `orderhist up`")
+        return found
 
     def client(self, service: str):
         if service not in self._clients:
@@ -161,8 +173,7 @@ def create_when_name_free(ctx: StackContext, resource: str, create, why: str,
         try:
             return create()
         except Exception as error:  # botocore's ClientError, told apart by aws_errors
-            busy = aws_errors.kind(error) == aws_errors.COOLING_DOWN or \
-                aws_errors.code(error) == "ResourceInUseException"
+            busy = aws_errors.kind(error) in (aws_errors.COOLING_DOWN, aws_errors.IN_USE)
             waited = time.monotonic() - started
             if not busy:
                 raise
@@ -217,6 +228,6 @@ class Resource:
         """Every copy of this resource that exists, whether recorded or not."""
         try:
             found = self.find(ctx)
-        except KeyError:  # needs another resource's record, which no longer exists
+        except NotRecorded:  # needs another resource's record, which no longer exists
             return []
         return [found] if found else []

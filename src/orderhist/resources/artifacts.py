@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import json
 
-from orderhist import hostsetup
-from orderhist.aws import error_code
+from orderhist import aws_errors, hostsetup
 from orderhist.errors import OrderhistError
 from orderhist.resources import (
     CREATED, UNCHANGED, UPDATED, Resource, StackContext, missing, unless_missing,
 )
 
 ARTIFACT_KEYS = (hostsetup.CODE_KEY, hostsetup.DATASET_KEY, hostsetup.AGENT_CONFIG_KEY)
-# What AWS answers a HeadBucket whose ExpectedBucketOwner is not the bucket's owner (or on a
-# bucket of another account that does not let us in).
-NOT_OURS = {"403", "AccessDenied", "Forbidden"}
 
 
 class BucketNotOurs(OrderhistError):
@@ -64,7 +60,9 @@ class Bucket(Resource):
         except Exception as error:  # botocore's ClientError, told apart by its code
             if missing(error):
                 return None
-            if error_code(error) in NOT_OURS:
+            # AWS's answer when ExpectedBucketOwner is not the bucket's owner (or the bucket
+            # is another account's that does not let us in).
+            if aws_errors.kind(error) == aws_errors.DENIED:
                 raise _refusal(ctx) from None
             raise
         # AWS answers 403 above when the owner differs; an emulator may ignore the header
@@ -78,7 +76,7 @@ class Bucket(Resource):
         try:
             listed = s3.list_buckets(Prefix=bucket)["Buckets"]
         except Exception as error:
-            if error_code(error) in NOT_OURS:  # no s3:ListAllMyBuckets: HeadBucket decided
+            if aws_errors.kind(error) == aws_errors.DENIED:  # no s3:ListAllMyBuckets: HeadBucket decided
                 return True
             raise
         return any(entry["Name"] == bucket for entry in listed)
@@ -97,9 +95,9 @@ class Bucket(Resource):
         try:
             s3.create_bucket(Bucket=bucket, **extra)
         except Exception as error:
-            if error_code(error) == "BucketAlreadyExists":  # made elsewhere since find
+            if aws_errors.kind(error) == aws_errors.TAKEN:  # made elsewhere since find
                 raise _refusal(ctx) from None
-            if error_code(error) != "BucketAlreadyOwnedByYou":
+            if aws_errors.kind(error) != aws_errors.ALREADY_EXISTS:
                 raise
         s3.put_public_access_block(Bucket=bucket, **owner(ctx), PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True,
@@ -124,7 +122,7 @@ class Bucket(Resource):
         try:
             policy = ctx.client("s3").get_bucket_policy(Bucket=found["id"], **owner(ctx))
         except Exception as error:
-            if error_code(error) != "NoSuchBucketPolicy":
+            if not missing(error):
                 raise
             return ["TLS-only policy missing"]
         if json.loads(policy["Policy"]) != tls_only_policy(found["id"]):

@@ -100,13 +100,13 @@ class Instance(Resource):
         wanted = machine.describe(ctx, ctx.settings.instance_type)
         image = machine.image(ctx, wanted)
         setup = host_refresh.digest(artifacts.wanted(ctx))
-        network = machine.launch_options(ctx, wanted, ctx.records["security_group"]["id"],
-                                         ctx.records["security_group"].get("vpc"))
+        network = machine.launch_options(ctx, wanted, ctx.record("security_group")["id"],
+                                         ctx.record("security_group").get("vpc"))
         reply = retry_while_propagating(lambda: ec2.run_instances(
             ImageId=image,
             InstanceType=wanted.instance_type,
             MinCount=1, MaxCount=1,
-            IamInstanceProfile={"Arn": ctx.records["host_profile"]["arn"]},
+            IamInstanceProfile={"Arn": ctx.record("host_profile")["arn"]},
             MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled",
                              "HttpPutResponseHopLimit": 1},
             BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {

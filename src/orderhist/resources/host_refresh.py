@@ -13,7 +13,7 @@ import base64
 import hashlib
 import time
 
-from orderhist import aws, hostsetup
+from orderhist import aws_errors, hostsetup
 from orderhist.errors import OrderhistError
 
 SETUP_TAG = "orderhist:setup"
@@ -64,7 +64,7 @@ def rerun(ctx, instance: str, script: str, agent: str) -> None:
         try:
             status = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance)
         except Exception as error:  # just sent: AWS may not know the invocation yet
-            if aws.error_code(error) != "InvocationDoesNotExist":
+            if aws_errors.kind(error) != aws_errors.NOT_READY:
                 raise
             status = {"Status": "Pending"}
         if status["Status"] in TERMINAL:
@@ -93,7 +93,7 @@ def _send(ssm, instance: str, text: str) -> str:
                 Parameters={"commands": [text], "executionTimeout": [str(int(RUN_WAIT_S))]},
             )["Command"]["CommandId"]
         except Exception as error:
-            if aws.error_code(error) != "InvalidInstanceId":
+            if aws_errors.kind(error) != aws_errors.NOT_READY:
                 raise
             if time.monotonic() > deadline:
                 raise OrderhistError(

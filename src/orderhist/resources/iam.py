@@ -79,7 +79,7 @@ class Role(Resource):
                 RoleName=name, AssumeRolePolicyDocument=policies.trust_policy(self._service),
                 Tags=_tag_list(ctx))["Role"]
         except Exception as error:
-            if aws_errors.code(error) == "EntityAlreadyExists":
+            if aws_errors.kind(error) == aws_errors.ALREADY_EXISTS:
                 raise _taken("role", name, ctx) from None
             raise
         iam.put_role_policy(RoleName=role["RoleName"], PolicyName=POLICY_NAME,
@@ -150,7 +150,7 @@ class InstanceProfile(Resource):
         try:
             iam.create_instance_profile(InstanceProfileName=name, Tags=_tag_list(ctx))
         except Exception as error:
-            if aws_errors.code(error) == "EntityAlreadyExists":
+            if aws_errors.kind(error) == aws_errors.ALREADY_EXISTS:
                 raise _taken("instance profile", name, ctx) from None
             raise
         iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=ctx.names.host_role)

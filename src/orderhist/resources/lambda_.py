@@ -17,14 +17,14 @@ def _function_config(ctx: StackContext) -> dict:
     from orderhist.function.handler import HANDLER
 
     return {
-        "Role": ctx.records["ingest_role"]["arn"],
+        "Role": ctx.record("ingest_role")["arn"],
         "Handler": HANDLER,
         "Runtime": RUNTIME,
         "Timeout": ctx.settings.function_timeout,
         "MemorySize": MEMORY_MB,
         "Environment": {"Variables": {
             # Refused records go to the table too; the queue is the mapping's OnFailure.
-            "TABLE_NAME": ctx.records["table"]["id"],
+            "TABLE_NAME": ctx.record("table")["id"],
         }},
     }
 
@@ -92,7 +92,7 @@ def _mapping_config(ctx: StackContext) -> dict:
         # runs one batch per shard and keeps no window state).
         "ParallelizationFactor": 1,
         "TumblingWindowInSeconds": 0,
-        "DestinationConfig": {"OnFailure": {"Destination": ctx.records["queue"]["arn"]}},
+        "DestinationConfig": {"OnFailure": {"Destination": ctx.record("queue")["arn"]}},
     }
 
 
@@ -115,7 +115,7 @@ class Mapping(Resource):
         # Lambda checks here that the role may read the stream and send to the OnFailure
         # queue; right after the role's policy is written it may not see that yet.
         mapping = retry_while_propagating(lambda: ctx.client("lambda").create_event_source_mapping(
-            EventSourceArn=ctx.records["stream"]["arn"], FunctionName=ctx.names.function,
+            EventSourceArn=ctx.record("stream")["arn"], FunctionName=ctx.names.function,
             StartingPosition="TRIM_HORIZON", Enabled=True, **_mapping_config(ctx)),
             ctx=ctx, resource=self.name)
         return {"id": mapping["UUID"], "arn": mapping.get("EventSourceMappingArn")}

@@ -4,7 +4,7 @@ made here before the function, it has a retention and the stack's tags, and `dow
 it after the function."""
 from __future__ import annotations
 
-from orderhist.aws import error_code
+from orderhist import aws_errors
 from orderhist.resources import UNCHANGED, UPDATED, Resource, unless_missing
 
 RETENTION_DAYS = 14
@@ -32,7 +32,7 @@ class LogGroup(Resource):
         try:
             logs.create_log_group(logGroupName=group_name(ctx), tags=ctx.tags())
         except Exception as error:  # the function wrote first (a stack made before this)
-            if error_code(error) != "ResourceAlreadyExistsException":
+            if aws_errors.kind(error) != aws_errors.ALREADY_EXISTS:
                 raise
         self._retain(ctx)
         return _record(self.find(ctx))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orderhist.aws import error_code
+from orderhist import aws_errors
 from orderhist.errors import OrderhistError, UsageProblem
 
 # The public SSM parameters AWS keeps pointing at the latest AL2023 image, one per architecture.
@@ -35,7 +35,7 @@ def describe(ctx, instance_type: str) -> Machine:
         found = ctx.client("ec2").describe_instance_types(
             InstanceTypes=[instance_type])["InstanceTypes"]
     except Exception as error:  # botocore's ClientError, told apart by its code
-        if error_code(error) != "InvalidInstanceType":
+        if aws_errors.kind(error) != aws_errors.UNSUPPORTED:
             raise
         found = []
     if not found:

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timezone
 
 from orderhist import aws
+from orderhist.errors import UsageProblem
 
 
 class Destinations:
@@ -43,7 +44,7 @@ class Destinations:
             self._client("s3").put_object(Bucket=parts[5].split("/")[0], Key=key,
                                           Body=json.dumps(document).encode("utf-8"))
         else:
-            raise ValueError(f"unsupported OnFailure destination {destination_arn}")
+            raise UsageProblem(f"unsupported OnFailure destination {destination_arn}")
 
     def _client(self, service: str):
         with self._lock:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from orderhist.errors import UsageProblem
+
 _MISSING = object()
 _NUMERIC_OPS = {"=": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                 ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
 
 
-class FilterError(ValueError):
+class FilterError(UsageProblem):
     """A pattern Lambda itself would refuse (CreateEventSourceMapping's InvalidParameterValue)."""
 
 

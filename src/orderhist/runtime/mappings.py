@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from orderhist import aws
+from orderhist.errors import OrderhistError
 from orderhist.runtime.filters import FilterError, RecordFilter, parse_filter_criteria
 from orderhist.runtime.worker import FunctionSpec
 
@@ -22,7 +23,7 @@ REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 DOWNLOAD_TIMEOUT_S = 30
 
 
-class CodeError(RuntimeError):
+class CodeError(OrderhistError):
     """The deployed code could not be fetched or is not what GetFunction says it is."""
 
 

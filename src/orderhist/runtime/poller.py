@@ -11,7 +11,8 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from orderhist import aws
+from orderhist import aws_errors
+from orderhist.errors import OrderhistError
 from orderhist.runtime import events
 from orderhist.runtime.batching import AGE_EXCEEDED, RETRY_EXHAUSTED, Planner, retry_delay
 from orderhist.runtime.checkpoint import Checkpoint
@@ -37,7 +38,7 @@ GET_RECORDS_LIMIT = 10_000
 MAX_ERROR_BACKOFF_S = 5.0
 
 
-class FunctionUnavailable(RuntimeError):
+class FunctionUnavailable(OrderhistError):
     """The function cannot be run right now (code not loaded, not found): not an
     invocation, so it neither counts as a retry nor gives records up."""
 
@@ -204,7 +205,7 @@ class ShardPoller:
         try:
             return self.kinesis.get_records(ShardIterator=iterator, Limit=limit)
         except Exception as error:
-            if aws.error_code(error) == "ExpiredIteratorException":
+            if aws_errors.kind(error) == aws_errors.EXPIRED:
                 return None
             raise
         finally:

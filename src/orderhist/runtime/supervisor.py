@@ -8,7 +8,7 @@ import logging
 import time
 from pathlib import Path
 
-from orderhist import aws, identity
+from orderhist import aws, aws_errors, identity
 from orderhist.runtime.destinations import Destinations
 from orderhist.runtime.mappings import (
     CodeError, MappingConfig, enabled_kinesis_mappings, load_function,
@@ -94,7 +94,7 @@ class Supervisor:
                 raise CodeError(f"{spec.name}: runtime {spec.runtime!r} cannot run locally "
                                 "(only Python runtimes can)")
         except Exception as error:
-            slot.fail(str(error), gone=aws.error_code(error) == "ResourceNotFoundException")
+            slot.fail(str(error), gone=aws_errors.is_missing(error))
             self._report(arn, f"function {arn}: {error}")
             return
         if spec != slot.spec:
