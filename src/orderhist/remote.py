@@ -87,7 +87,11 @@ def generate_on_host(state: StackState, count: int, now: bool,
             f"the host ran the generator (command {command}) but left no report at "
             f"s3://{bucket}/{report_key}; see /var/log/orderhist-setup.log on {instance}") from None
     s3.delete_object(Bucket=bucket, Key=report_key, ExpectedBucketOwner=account)
-    return [records.parse_log_line(text) for text in body.splitlines() if text.strip()]
+    try:
+        return [records.parse_log_line(text) for text in body.splitlines() if text.strip()]
+    except records.RecordError as error:  # the tool's own report: a failure, not bad input
+        raise OrderhistError(f"the host's report s3://{bucket}/{report_key} holds a line that "
+                             f"is not an order line: {error}") from None
 
 
 def _send_when_registered(ssm, instance: str, commands: list[str], count: int,
