@@ -44,6 +44,38 @@ class Rejects:
     def complete(self) -> bool:
         return self.unread == 0 and not self.table_missing
 
+    def check(self) -> None:
+        """Fail (after the listing is shown) when it is partial: a partial list must not pass
+        for the whole one, for a script least of all."""
+        from orderhist.errors import OrderhistError
+
+        if self.table_missing:
+            raise OrderhistError("the table does not exist, so its refused records could not "
+                                 "be listed (only the queue's given-up batches are): run "
+                                 "`orderhist up`")
+        if not self.complete:
+            raise OrderhistError(
+                f"{self.unread} messages on the rejects queue could not be read (another "
+                "reader holds them, or they arrived during the listing): run `orderhist "
+                "rejects` again")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a stack keeps its rejects."""
+
+    target: aws.Target
+    table: str | None
+    queue: str | None
+
+
+def locate(home) -> Where:
+    from orderhist.state import require_state
+
+    state = require_state(home)
+    return Where(state.target(), state.resources.get("table", {}).get("id"),
+                 state.resources.get("queue", {}).get("id"))
+
 
 def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -> Rejects:
     """Every refused record and every given-up batch, each once."""
