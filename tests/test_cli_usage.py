@@ -3,7 +3,6 @@ CliRunner isolates the streams): fast, no server, no stack. What a user sees is 
 stderr and the exit code; the subprocess end-to-end tests cover the same `main` for real."""
 from __future__ import annotations
 
-import ast
 import errno
 import sys
 from pathlib import Path
@@ -252,68 +251,3 @@ def test_declining_a_confirmation_is_aborted_exit_1(tmp_path, monkeypatch):
             sys.argv = saved
         assert done.value.code == 1
         assert err.getvalue().decode().strip().endswith("Aborted.")
-
-
-# ---- the package's imports run one way ------------------------------------------------------
-
-def import_graph(package: Path, name: str) -> dict[str, set[str]]:
-    """Module -> modules of `name` it imports, at module level or inside functions."""
-    modules = {f"{name}.{path.stem}" if path.stem != "__init__" else name: path
-               for path in package.glob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for module, path in modules.items():
-        found = graph.setdefault(module, set())
-        package_of = name if module == name else module.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(package_of.split(".")[:len(package_of.split(".")) - node.level + 1]
-                                    + ([base] if base else []))
-                # `from pkg import mod` imports the module pkg.mod when there is one.
-                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                           for alias in node.names]
-            else:
-                continue
-            found.update(target for target in targets if target in modules and target != module)
-    return graph
-
-
-def cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    done: set[str] = set()
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        if node in path:
-            return path[path.index(node):] + [node]
-        if node in done:
-            return None
-        for following in sorted(graph[node]):
-            found = visit(following, path + [node])
-            if found:
-                return found
-        done.add(node)
-        return None
-
-    for start in sorted(graph):
-        found = visit(start, [])
-        if found:
-            return found
-    return None
-
-
-def test_the_cli_package_imports_one_way():
-    import orderhist.cli
-
-    graph = import_graph(Path(orderhist.cli.__file__).parent, "orderhist.cli")
-    assert cycle(graph) is None, " -> ".join(cycle(graph))
-    commands = set(graph) - {"orderhist.cli", "orderhist.cli.options"}
-    assert commands and graph["orderhist.cli"] >= commands  # __init__ registers them all
-    for module in commands | {"orderhist.cli.options"}:
-        assert graph[module] <= {"orderhist.cli.options"}, module
-
-
-def test_the_cycle_finder_finds_cycles():
-    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert cycle({"a": {"b"}, "b": set()}) is None
