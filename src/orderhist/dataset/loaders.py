@@ -19,6 +19,10 @@ from pathlib import Path
 
 from .. import records
 from ..records import OrderLine, RecordError
+from ..schema import (
+    COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, INVOICE_NO, LINE_NO,
+    QUANTITY, STOCK_CODE, UNIT_PRICE,
+)
 from . import sniff
 from .sniff import DatasetError
 
@@ -85,12 +89,12 @@ def read_raw(path: Path, thorough: bool = True) -> Raw:
         wanted = sorted(positions.items(), key=lambda item: item[1])
         transposed = list(zip(*rows)) if rows else [()] * width
         columns = {name: transposed[n] for name, n in wanted}
-        dates = date_converter(columns["InvoiceDate"], thorough, path)
+        dates = date_converter(columns[INVOICE_DATE], thorough, path)
         form["dates"] = "day/month" if dates.day_first else "month/day"
         return Raw(form, columns, line_nos, problems, count, dates)
-    count = len(columns["InvoiceNo"])
+    count = len(columns[INVOICE_NO])
     return Raw({"container": kind}, columns, list(range(1, count + 1)), [], count,
-               date_converter(columns["InvoiceDate"], thorough, path))
+               date_converter(columns[INVOICE_DATE], thorough, path))
 
 
 # -- CSV: streamed, standard library only (the generator reads it on every run) ----------------
@@ -223,18 +227,18 @@ def _rows(reader) -> Iterator[list[str] | RecordError]:
 
 
 def _record(row, positions, line_no, dates) -> OrderLine | RecordError:
-    description = positions.get("Description")
+    description = positions.get(DESCRIPTION)
     try:
         return records.from_fields({
-            "InvoiceNo": row[positions["InvoiceNo"]],
-            "StockCode": row[positions["StockCode"]],
-            "Description": row[description] if description is not None else "",
-            "Quantity": row[positions["Quantity"]],
-            "InvoiceDate": dates(row[positions["InvoiceDate"]]),
-            "UnitPrice": row[positions["UnitPrice"]],
-            "CustomerID": row[positions["CustomerID"]],
-            "Country": row[positions["Country"]],
-            "LineNo": line_no,
+            INVOICE_NO: row[positions[INVOICE_NO]],
+            STOCK_CODE: row[positions[STOCK_CODE]],
+            DESCRIPTION: row[description] if description is not None else "",
+            QUANTITY: row[positions[QUANTITY]],
+            INVOICE_DATE: dates(row[positions[INVOICE_DATE]]),
+            UNIT_PRICE: row[positions[UNIT_PRICE]],
+            CUSTOMER_ID: row[positions[CUSTOMER_ID]],
+            COUNTRY: row[positions[COUNTRY]],
+            LINE_NO: line_no,
         })
     except RecordError as error:
         return error
@@ -380,22 +384,20 @@ ROW_CHUNK = 10_000
 
 def _iter_columns(raw: Raw, start: int) -> Iterator[Item]:
     columns = raw.columns
-    names = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-             "CustomerID", "Country")
     dates = raw.dates
     total = len(raw.line_nos)
     for first in range(start, total, ROW_CHUNK):
         end = min(first + ROW_CHUNK, total)
         lists = [as_list(columns[n], first, end) if n in columns else [""] * (end - first)
-                 for n in names]
+                 for n in DATASET_COLUMNS]
         for line_no, (inv, code, desc, qty, when, price, customer, country) in zip(
                 raw.line_nos[first:end], zip(*lists)):
             try:
                 yield line_no, records.from_fields({
-                    "InvoiceNo": text_cell(inv), "StockCode": text_cell(code),
-                    "Description": desc, "Quantity": qty, "InvoiceDate": dates(when),
-                    "UnitPrice": price, "CustomerID": customer, "Country": country,
-                    "LineNo": line_no,
+                    INVOICE_NO: text_cell(inv), STOCK_CODE: text_cell(code),
+                    DESCRIPTION: desc, QUANTITY: qty, INVOICE_DATE: dates(when),
+                    UNIT_PRICE: price, CUSTOMER_ID: customer, COUNTRY: country,
+                    LINE_NO: line_no,
                 })
             except RecordError as error:
                 yield line_no, error

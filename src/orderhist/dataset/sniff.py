@@ -12,6 +12,10 @@ from pathlib import Path
 
 from ..errors import UsageProblem
 from ..records import RecordError
+from ..schema import (
+    COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, INVOICE_NO, QUANTITY,
+    STOCK_CODE, UNIT_PRICE,
+)
 
 
 class DatasetError(UsageProblem):
@@ -22,13 +26,12 @@ PARQUET, XLSX, CSV = "parquet", "xlsx", "csv"
 
 # Column names as they are spelled in the wild, reduced to lowercase letters and digits.
 COLUMN_ALIASES = {
-    "invoiceno": "InvoiceNo", "invoice": "InvoiceNo", "invoicenumber": "InvoiceNo",
-    "stockcode": "StockCode", "description": "Description", "quantity": "Quantity",
-    "invoicedate": "InvoiceDate", "unitprice": "UnitPrice", "price": "UnitPrice",
-    "customerid": "CustomerID", "customer": "CustomerID", "country": "Country",
+    "invoiceno": INVOICE_NO, "invoice": INVOICE_NO, "invoicenumber": INVOICE_NO,
+    "stockcode": STOCK_CODE, "description": DESCRIPTION, "quantity": QUANTITY,
+    "invoicedate": INVOICE_DATE, "unitprice": UNIT_PRICE, "price": UNIT_PRICE,
+    "customerid": CUSTOMER_ID, "customer": CUSTOMER_ID, "country": COUNTRY,
 }
-REQUIRED = ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
-            "Country")
+REQUIRED = tuple(c for c in DATASET_COLUMNS if c != DESCRIPTION)
 
 
 def canonical_column(name) -> str | None:
