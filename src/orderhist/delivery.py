@@ -18,7 +18,7 @@ LINES_PER_ROUND = 500
 REJECT_CHECK_INTERVAL = 0.5
 FINAL_SWEEP_S = 5.0  # at most this much of --timeout for a last look at every pending key
 # What a line's end-to-end latency is read from.
-LATENCY_ATTRIBUTES = ", ".join((schema.PARTITION_KEY, SORT_KEY, EMITTED_AT, STORED_AT))
+LATENCY_ATTRIBUTES = f"{schema.PARTITION_KEY}, {SORT_KEY}, {EMITTED_AT}, {STORED_AT}"
 
 
 @dataclass

@@ -123,7 +123,7 @@ def parse_customer(text: str) -> str:
 
 # What the orders table and the summary need of each line; the rest (descriptions, stock
 # codes, timestamps) is two thirds of an item and only the lines shown need it.
-SUMMARY_ATTRIBUTES = ", ".join((SORT_KEY, QUANTITY, UNIT_PRICE))
+SUMMARY_ATTRIBUTES = f"{SORT_KEY}, {QUANTITY}, {UNIT_PRICE}"
 
 
 def customer_history(target: aws.Target, table: str, customer: str, *, limit: int | None = None,

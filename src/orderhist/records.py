@@ -20,17 +20,16 @@ import csv
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from collections.abc import Mapping
 from typing import Any, cast
 
 from orderhist import schema
 from orderhist.schema import (
-    CANCELLED, COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, EMITTED_AT, INVOICE_DATE,
-    INVOICE_NO, LINE_NO, LINE_NO_DIGITS, LOG_COLUMNS, QUANTITY, STOCK_CODE, STORED_AT,
-    UNIT_PRICE,
+    CANCELLED, COUNTRY, CUSTOMER_ID, DESCRIPTION, EMITTED_AT, INVOICE_DATE, INVOICE_NO,
+    LINE_NO, LINE_NO_DIGITS, LOG_COLUMNS, QUANTITY, STOCK_CODE, STORED_AT, UNIT_PRICE,
 )
 
 # Other spellings of a column seen in the wild: the seed's CSVTOJSON names CustomerID

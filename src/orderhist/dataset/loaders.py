@@ -19,10 +19,7 @@ from pathlib import Path
 
 from .. import records
 from ..records import OrderLine, RecordError
-from ..schema import (
-    COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, INVOICE_NO, LINE_NO,
-    QUANTITY, STOCK_CODE, UNIT_PRICE,
-)
+from ..schema import DATASET_COLUMNS, INVOICE_DATE, INVOICE_NO, LINE_NO, STOCK_CODE
 from . import sniff
 from .sniff import DatasetError
 
@@ -227,19 +224,13 @@ def _rows(reader) -> Iterator[list[str] | RecordError]:
 
 
 def _record(row, positions, line_no, dates) -> OrderLine | RecordError:
-    description = positions.get(DESCRIPTION)
+    # A column the header lacks is one sniff lets be missing: read as empty.
+    fields = {name: row[positions[name]] if name in positions else ""
+              for name in DATASET_COLUMNS}
     try:
-        return records.from_fields({
-            INVOICE_NO: row[positions[INVOICE_NO]],
-            STOCK_CODE: row[positions[STOCK_CODE]],
-            DESCRIPTION: row[description] if description is not None else "",
-            QUANTITY: row[positions[QUANTITY]],
-            INVOICE_DATE: dates(row[positions[INVOICE_DATE]]),
-            UNIT_PRICE: row[positions[UNIT_PRICE]],
-            CUSTOMER_ID: row[positions[CUSTOMER_ID]],
-            COUNTRY: row[positions[COUNTRY]],
-            LINE_NO: line_no,
-        })
+        fields[INVOICE_DATE] = dates(fields[INVOICE_DATE])
+        fields[LINE_NO] = line_no
+        return records.from_fields(fields)
     except RecordError as error:
         return error
 
@@ -333,6 +324,16 @@ def text_cell(value):
     return "" if value is None else value
 
 
+def cell_reader(field: str, raw: Raw):
+    """What a raw cell of the column goes through before `records.from_fields`, if anything:
+    a code read as a number back to its digits, a date in the file's own form to ISO."""
+    if field in (INVOICE_NO, STOCK_CODE):
+        return text_cell
+    if field == INVOICE_DATE:
+        return raw.dates
+    return None
+
+
 def _distinct(values) -> list:
     if hasattr(values, "unique"):
         if str(getattr(values, "dtype", "")).startswith("datetime"):
@@ -384,20 +385,18 @@ ROW_CHUNK = 10_000
 
 def _iter_columns(raw: Raw, start: int) -> Iterator[Item]:
     columns = raw.columns
-    dates = raw.dates
+    preparers = [(n, p) for n in DATASET_COLUMNS if (p := cell_reader(n, raw)) is not None]
     total = len(raw.line_nos)
     for first in range(start, total, ROW_CHUNK):
         end = min(first + ROW_CHUNK, total)
         lists = [as_list(columns[n], first, end) if n in columns else [""] * (end - first)
                  for n in DATASET_COLUMNS]
-        for line_no, (inv, code, desc, qty, when, price, customer, country) in zip(
-                raw.line_nos[first:end], zip(*lists)):
+        for line_no, values in zip(raw.line_nos[first:end], zip(*lists)):
+            fields = dict(zip(DATASET_COLUMNS, values))
             try:
-                yield line_no, records.from_fields({
-                    INVOICE_NO: text_cell(inv), STOCK_CODE: text_cell(code),
-                    DESCRIPTION: desc, QUANTITY: qty, INVOICE_DATE: dates(when),
-                    UNIT_PRICE: price, CUSTOMER_ID: customer, COUNTRY: country,
-                    LINE_NO: line_no,
-                })
+                for name, prepare in preparers:
+                    fields[name] = prepare(fields[name])
+                fields[LINE_NO] = line_no
+                yield line_no, records.from_fields(fields)
             except RecordError as error:
                 yield line_no, error

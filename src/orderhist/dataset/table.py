@@ -17,7 +17,7 @@ from ..schema import (
     COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, INVOICE_NO, LINE_NO,
     QUANTITY, STOCK_CODE, UNIT_PRICE,
 )
-from .loaders import Raw, gc_paused, read_raw, text_cell
+from .loaders import Raw, cell_reader, gc_paused, read_raw
 
 _PROBE = {
     INVOICE_NO: "1", STOCK_CODE: "X", DESCRIPTION: "", QUANTITY: "1",
@@ -57,14 +57,6 @@ class Table:
         return self._frame
 
 
-def _prepare(field: str, raw: Raw):
-    if field in (INVOICE_NO, STOCK_CODE):
-        return text_cell
-    if field == INVOICE_DATE:
-        return raw.dates
-    return None
-
-
 def _factorised(raw: Raw, count: int):
     """({field: per-row codes}, {field: normalised value per code}, per-row unreadable flags).
 
@@ -92,7 +84,7 @@ def _factorised(raw: Raw, count: int):
         distinct[field] = list(uniques) + [None]
     out = {f: np.empty(len(distinct[f]), dtype=object) for f in DATASET_COLUMNS}
     bad = {f: np.zeros(len(distinct[f]), dtype=bool) for f in DATASET_COLUMNS}
-    prepare = {f: _prepare(f, raw) for f in DATASET_COLUMNS}
+    prepare = {f: cell_reader(f, raw) for f in DATASET_COLUMNS}
 
     def value_of(field, n):
         value = distinct[field][n]
@@ -160,7 +152,7 @@ def _reason(raw: Raw, pos: int) -> str:
     for field in DATASET_COLUMNS:
         values = raw.columns.get(field)
         value = "" if values is None else values[pos]
-        prepare = _prepare(field, raw)
+        prepare = cell_reader(field, raw)
         try:
             fields[field] = prepare(value) if prepare is not None else value
         except RecordError as error:  # only the date has a step of its own that can fail
