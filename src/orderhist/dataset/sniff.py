@@ -12,10 +12,7 @@ from pathlib import Path
 
 from ..errors import UsageProblem
 from ..records import RecordError
-from ..schema import (
-    COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, INVOICE_NO, QUANTITY,
-    STOCK_CODE, UNIT_PRICE,
-)
+from ..schema import CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_NO, UNIT_PRICE
 
 
 class DatasetError(UsageProblem):
@@ -24,19 +21,24 @@ class DatasetError(UsageProblem):
 
 PARQUET, XLSX, CSV = "parquet", "xlsx", "csv"
 
-# Column names as they are spelled in the wild, reduced to lowercase letters and digits.
+
+def _spelling(name) -> str:
+    """A column name reduced to lowercase letters and digits: how names are compared."""
+    return re.sub(r"[^0-9a-z]", "", str(name).lower())
+
+
+# Column names as they are spelled in the wild: each column's own, and the other names Online
+# Retail II and exports give them.
 COLUMN_ALIASES = {
-    "invoiceno": INVOICE_NO, "invoice": INVOICE_NO, "invoicenumber": INVOICE_NO,
-    "stockcode": STOCK_CODE, "description": DESCRIPTION, "quantity": QUANTITY,
-    "invoicedate": INVOICE_DATE, "unitprice": UNIT_PRICE, "price": UNIT_PRICE,
-    "customerid": CUSTOMER_ID, "customer": CUSTOMER_ID, "country": COUNTRY,
+    **{_spelling(column): column for column in DATASET_COLUMNS},
+    "invoice": INVOICE_NO, "invoicenumber": INVOICE_NO, "price": UNIT_PRICE,
+    "customer": CUSTOMER_ID,
 }
 REQUIRED = tuple(c for c in DATASET_COLUMNS if c != DESCRIPTION)
 
 
 def canonical_column(name) -> str | None:
-    key = re.sub(r"[^0-9a-z]", "", str(name).lower())
-    return COLUMN_ALIASES.get(key)
+    return COLUMN_ALIASES.get(_spelling(name))
 
 
 def map_header(names, source: Path | str = "the file") -> dict[str, int]:
