@@ -60,7 +60,8 @@ def test_zip_is_reproducible_and_holds_only_what_the_handler_imports():
     first, second = build.build_zip(), build.build_zip()
     assert first == second and build.code_sha256(first) == build.code_sha256(second)
     names = zipfile.ZipFile(io.BytesIO(first)).namelist()
-    assert sorted(names) == ["orderhist/__init__.py", "orderhist/function/__init__.py",
-                             "orderhist/function/handler.py", "orderhist/records.py",
-                             "orderhist/refusals.py"]
+    assert sorted(names) == ["orderhist/__init__.py", "orderhist/errors.py",
+                             "orderhist/function/__init__.py", "orderhist/function/handler.py",
+                             "orderhist/records.py", "orderhist/refusals.py",
+                             "orderhist/schema.py"]
     assert len(first) < 20_000

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from orderhist import aws, refusals
+from orderhist.schema import PARTITION_KEY, SORT_KEY
 
 SQS_BATCH = 10
 SCAN_VISIBILITY_S = 120
@@ -122,10 +123,10 @@ def refused_lines(dynamodb, table: str, first_emitted: str, last_emitted: str,
 def _query(dynamodb, table: str, partition: str, between: dict | None = None,
            attributes: list[str] | None = None) -> list[dict]:
     request: dict = {"TableName": table, "Limit": QUERY_PAGE_LIMIT,
-                     "KeyConditionExpression": "CustomerID = :p",
+                     "KeyConditionExpression": f"{PARTITION_KEY} = :p",
                      "ExpressionAttributeValues": {":p": {"S": partition}}}
     if between:
-        request["KeyConditionExpression"] += " AND SK BETWEEN :lo AND :hi"
+        request["KeyConditionExpression"] += f" AND {SORT_KEY} BETWEEN :lo AND :hi"
         request["ExpressionAttributeValues"].update(
             {":lo": {"S": between["lo"]}, ":hi": {"S": between["hi"]}})
     if attributes:  # "Data" is one of DynamoDB's reserved words: name them all
@@ -145,7 +146,7 @@ def count_refused(target: aws.Target, table: str) -> int:
     total = 0
     for partition in refusals.reject_partitions():
         request = {"TableName": table, "Select": "COUNT",
-                   "KeyConditionExpression": "CustomerID = :p",
+                   "KeyConditionExpression": f"{PARTITION_KEY} = :p",
                    "ExpressionAttributeValues": {":p": {"S": partition}}}
         while True:
             reply = dynamodb.query(**request)

@@ -12,8 +12,10 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 # (path in the zip, source file or None for an empty package marker)
 MODULES = (
     ("orderhist/__init__.py", None),
+    ("orderhist/errors.py", PACKAGE_ROOT / "errors.py"),
     ("orderhist/records.py", PACKAGE_ROOT / "records.py"),
     ("orderhist/refusals.py", PACKAGE_ROOT / "refusals.py"),
+    ("orderhist/schema.py", PACKAGE_ROOT / "schema.py"),
     ("orderhist/function/__init__.py", None),
     ("orderhist/function/handler.py", PACKAGE_ROOT / "function" / "handler.py"),
 )
