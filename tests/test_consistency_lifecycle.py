@@ -12,8 +12,8 @@ import urllib.request
 
 import pytest
 
-from support import orderhist
-from test_aws_target import run_aws
+from helpers.aws_target import run_aws
+from helpers.cli import orderhist
 
 
 def met(endpoint: str) -> dict:

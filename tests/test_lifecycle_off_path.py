@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import MISLEADING_AWS, orderhist
+from helpers.cli import MISLEADING_AWS, orderhist
 
 DAMAGE = {
     "empty": "",

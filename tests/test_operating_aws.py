@@ -10,20 +10,17 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 
 from orderhist import aws
 from orderhist.state import Home, StackState
 
+from helpers.cli import run_cli
 
-def cli(home, *args, **kwargs):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AWS_") and k != "ORDERHIST_HOME"}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_DEFAULT_REGION="us-east-1")
-    return subprocess.run([sys.executable, "-m", "orderhist", "--home", str(home.root), *args],
-                          capture_output=True, text=True, env=env, timeout=120, **kwargs)
+
+cli = partial(run_cli, aws_env="dummies", timeout=120)  # home: a state.Home
 
 
 @pytest.fixture
