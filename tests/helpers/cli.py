@@ -50,7 +50,7 @@ def run_cli(home, *args: str, aws_env: str = "misleading", timeout: float = 180,
             **kwargs) -> subprocess.CompletedProcess:
     """`python -m orderhist --home HOME ARGS...` to its end, output captured as text. `home` is
     a path or a state.Home (its root); kwargs go to subprocess.run (input=...)."""
-    root = getattr(home, "root", home)
+    root = home if isinstance(home, (str, os.PathLike)) else home.root  # a path, or a Home
     return subprocess.run(
         [sys.executable, "-m", "orderhist", "--home", str(root), *args],
         capture_output=True, text=True, timeout=timeout, env=cli_environment(aws_env), **kwargs,
