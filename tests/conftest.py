@@ -3,7 +3,6 @@ emulator tests' fast and stock twins, the runtime tests' probe function. Shared 
 fixtures) are in the helpers package."""
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -12,27 +11,10 @@ import pytest
 from orderhist import aws, emulator
 from orderhist.state import Home
 
+from helpers.datasets import REAL_DATASET
 from helpers.emulator import start_emulator
 from helpers.runtime import Probe
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def find_real_dataset() -> Path:
-    """The real UCI dataset (541,909 rows), never copied into the project: from
-    ORDERHIST_REAL_DATASET, else shared/data/ beside the checkout or beside any folder above
-    it (a clone elsewhere on the machine finds it through the variable)."""
-    named = os.environ.get("ORDERHIST_REAL_DATASET")
-    if named:
-        return Path(named)
-    relative = Path("shared") / "data" / "online_retail.parquet"
-    for folder in REPO.parents:
-        if (folder / relative).exists():
-            return folder / relative
-    return REPO.parent / relative
-
-
-REAL_DATASET = find_real_dataset()
 REGION = "us-east-1"
 
 

@@ -5,7 +5,7 @@ import zipfile
 from datetime import datetime
 
 import pytest
-from conftest import REAL_DATASET
+from helpers.datasets import REAL_DATASET
 
 from orderhist.dataset import DatasetError, info, iter_lines
 from orderhist.dataset.xlsx import read_first_sheet

@@ -57,7 +57,7 @@ def real_stack(stack, real_dataset_path):
 
 @pytest.fixture(scope="module")
 def real_dataset_path():
-    from conftest import REAL_DATASET
+    from helpers.datasets import REAL_DATASET
 
     if not REAL_DATASET.exists():
         pytest.skip(f"the real UCI dataset is not at {REAL_DATASET}")

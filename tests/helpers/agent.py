@@ -1,4 +1,4 @@
-"""Helpers shared by the agent's tests: streams on the moto server, log files of order lines,
+"""The agent tests' helpers: streams on the moto server, log files of order lines,
 the agent in a thread or as a real `python -m orderhist agent run` process."""
 from __future__ import annotations
 
