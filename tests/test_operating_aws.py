@@ -18,6 +18,7 @@ from orderhist import aws
 from orderhist.state import Home, StackState
 
 from helpers.cli import run_cli
+from helpers.emulator import serve_emulator
 
 
 cli = partial(run_cli, aws_env="dummies", timeout=120)  # home: a state.Home
@@ -151,16 +152,9 @@ def test_up_and_down_on_aws_say_what_they_wait_for(tmp_path, monkeypatch):
 
 
 def _serve_eventual(tmp_path) -> str:
-    port_file = tmp_path / "port.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orderhist", "emulator", "serve", "--port-file", str(port_file),
-         "--consistency-delay", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, endpoint = serve_emulator(tmp_path / "port.json", 3)
     _servers.append(process)
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
-    return f"http://127.0.0.1:{json.loads(port_file.read_text())['port']}"
+    return endpoint
 
 
 _servers: list[subprocess.Popen] = []

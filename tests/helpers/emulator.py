@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from botocore.exceptions import ClientError
@@ -76,3 +79,30 @@ class Twin:
 
 def fast_requests(target: aws.Target) -> dict:
     return emulator.control(target.endpoint_url, "stats")["requests"]
+
+
+def serve_emulator(port_file: Path, consistency_delay, *,
+                   output: bool = False) -> tuple[subprocess.Popen, str]:
+    """`orderhist emulator serve --port-file F --consistency-delay D` in the foreground, as a
+    script runs it (the README's form): the process and its endpoint once the port is written
+    (30 s at most; else it is stopped). output=True keeps its stdout and stderr on a pipe, shown
+    if it ends first."""
+    pipes = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) if output else \
+        dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orderhist", "emulator", "serve", "--port-file", str(port_file),
+         "--consistency-delay", str(consistency_delay)], **pipes)
+    deadline = time.monotonic() + 30
+    try:
+        while not port_file.exists():
+            if output:
+                assert process.poll() is None and time.monotonic() < deadline, \
+                    process.stdout.read()
+            else:
+                assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    except BaseException:  # the caller never gets the process to stop
+        process.terminate()
+        process.wait(10)
+        raise
+    return process, f"http://127.0.0.1:{json.loads(port_file.read_text())['port']}"
