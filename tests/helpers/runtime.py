@@ -1,5 +1,5 @@
 """The runtime tests' provisioning (the real provisioning is stack.py's; test_runtime_provision
-checks these make what DESIGN.md describes), their probe functions, and waiting."""
+checks these make what DESIGN.md describes), their probe functions, and what a replay left."""
 from __future__ import annotations
 
 import io
