@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from orderhist import aws, emulator, records  # noqa: E402
+from orderhist import aws, emulator, records, schema  # noqa: E402
 
 BLOCK = 50_000
 TABLE = "orderhist-orders"
@@ -40,7 +40,7 @@ TABLE = "orderhist-orders"
 
 def heaviest(items, count: int = 1) -> list[str]:
     counts = Counter(i["CustomerID"]["S"] for i in items)
-    return [c for c, _ in counts.most_common() if not c.startswith(records.GUEST_PREFIX)][:count]
+    return [c for c, _ in counts.most_common() if not c.startswith(schema.GUEST_PREFIX)][:count]
 
 
 def query_body(table: str, customer: str) -> dict:

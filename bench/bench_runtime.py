@@ -27,7 +27,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from orderhist import aws, emulator, processes, records
+from orderhist import aws, emulator, processes, records, schema
 from orderhist.function import build
 from orderhist.function.handler import HANDLER
 from orderhist.runtime import read_stats
@@ -53,16 +53,7 @@ def order_lines(count: int) -> list[str]:
 
 
 def create_table(dynamodb, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in (
-            ("CustomerID", "S"), ("SK", "S"), ("InvoiceNo", "S"), ("LineNo", "N"))],
-        KeySchema=[{"AttributeName": "CustomerID", "KeyType": "HASH"},
-                   {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[{"IndexName": "ByInvoice", "KeySchema": [
-            {"AttributeName": "InvoiceNo", "KeyType": "HASH"},
-            {"AttributeName": "LineNo", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"}}])
+    dynamodb.create_table(**schema.table_shape(name))
 
 
 def raw_rate(target: aws.Target, table: str, lines: list[str], cpu: EmulatorCpu) -> tuple:

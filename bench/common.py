@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from orderhist import aws, emulator, records
+from orderhist import aws, emulator, records, schema
 from orderhist.emulator.fastpath import HANDLER_TIME_HEADER
 from orderhist.state import Home
 
@@ -90,10 +90,8 @@ def stats(target: aws.Target) -> dict:
 
 
 def make_table(dynamodb, name: str) -> None:
-    """The project's table: CustomerID/SK, and the ByInvoice index."""
-    from orderhist.resources.data import table_shape
-
-    dynamodb.create_table(**table_shape(name))
+    """The project's table, keys and index as `up` makes them."""
+    dynamodb.create_table(**schema.table_shape(name))
 
 
 def make_stream(kinesis, name: str, shards: int = 1) -> None:
@@ -106,7 +104,7 @@ def items_of(lines) -> list[dict]:
     out, seen = [], set()
     for line in lines:
         item = records.to_item(line, stamp)
-        key = (item["CustomerID"]["S"], item["SK"]["S"])
+        key = schema.key_of(item)
         if key not in seen:  # a batch may not hold one key twice
             seen.add(key)
             out.append(item)

@@ -1,7 +1,8 @@
-"""Shared fixtures: a real moto server (the project's emulator) over HTTP on 127.0.0.1."""
+"""Shared fixtures: a real moto server (the project's emulator) over HTTP on 127.0.0.1, the
+emulator tests' fast and stock twins, the runtime tests' probe function. Shared helpers (not
+fixtures) are in the helpers package."""
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -10,24 +11,10 @@ import pytest
 from orderhist import aws, emulator
 from orderhist.state import Home
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers.datasets import REAL_DATASET
+from helpers.emulator import start_emulator
+from helpers.runtime import Probe
 
-
-def find_real_dataset() -> Path:
-    """The real UCI dataset (541,909 rows), never copied into the project: from
-    ORDERHIST_REAL_DATASET, else shared/data/ beside the checkout or beside any folder above
-    it (a clone elsewhere on the machine finds it through the variable)."""
-    named = os.environ.get("ORDERHIST_REAL_DATASET")
-    if named:
-        return Path(named)
-    relative = Path("shared") / "data" / "online_retail.parquet"
-    for folder in REPO.parents:
-        if (folder / relative).exists():
-            return folder / relative
-    return REPO.parent / relative
-
-
-REAL_DATASET = find_real_dataset()
 REGION = "us-east-1"
 
 
@@ -58,6 +45,34 @@ def real_dataset() -> Path:
     if not REAL_DATASET.exists():
         pytest.skip(f"the real UCI dataset is not at {REAL_DATASET}")
     return REAL_DATASET
+
+
+@pytest.fixture(scope="module")
+def twin_targets(tmp_path_factory):
+    """A fast emulator and a stock-moto one (same fixes, no fast path, no index)."""
+    fast_home, fast = start_emulator(tmp_path_factory.mktemp("fast"), fast=True)
+    stock_home, stock = start_emulator(tmp_path_factory.mktemp("stock"), fast=False)
+    try:
+        yield fast, stock
+    finally:
+        emulator.stop(fast_home)
+        emulator.stop(stock_home)
+
+
+@pytest.fixture(scope="module")
+def fast_target(tmp_path_factory):
+    home, target = start_emulator(tmp_path_factory.mktemp("fast-only"), fast=True)
+    try:
+        yield target
+    finally:
+        emulator.stop(home)
+
+
+@pytest.fixture
+def probe(local_target, unique_name, tmp_path):
+    made = Probe(local_target, unique_name, tmp_path)
+    yield made
+    made.stack.unmap()
 
 
 def pytest_report_header(config):

@@ -15,7 +15,8 @@ from orderhist.agent.config import parse_config
 from orderhist.agent.processing import LineProcessor
 from orderhist.errors import UsageProblem
 
-from test_agent_support import REGION, order_line
+from helpers.agent import REGION
+from helpers.lines import order_line
 
 
 def base_config(tmp_path: Path, **flow) -> dict:

@@ -11,9 +11,9 @@ import time
 
 from botocore.exceptions import ClientError
 
-from test_agent_support import (AgentThread, agent_config, checkpoint_offsets, kill,
-                                line_numbers, make_stream, read_stream, start_agent_process,
-                                stats_of, wait_for_lines, wait_until, write_lines)
+from helpers.agent import (AgentThread, agent_config, checkpoint_offsets, kill,
+                           line_numbers, make_stream, read_stream, start_agent_process,
+                           stats_of, wait_for_lines, wait_until, write_lines)
 
 THROTTLED = "ProvisionedThroughputExceededException"
 
@@ -61,7 +61,7 @@ class ThrottlingKinesis:
 def throttling_factory(entry_failure_rate: float, failing_calls: int):
     """A client factory for the agent that wraps each real client in ThrottlingKinesis, and
     the list of the wrappers it made."""
-    from test_agent_support import local_client
+    from helpers.agent import local_client
 
     proxies: list[ThrottlingKinesis] = []
 

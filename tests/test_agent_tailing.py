@@ -12,9 +12,10 @@ import pytest
 from orderhist import records
 from orderhist.agent import read_dead_letters
 
-from test_agent_support import (AgentThread, agent_config, checkpoint_offsets, line_numbers,
-                                make_stream, order_line, read_stream, stats_of, wait_for_lines,
-                                wait_until, write_lines)
+from helpers.agent import (AgentThread, agent_config, checkpoint_offsets, line_numbers,
+                           make_stream, read_stream, stats_of, wait_for_lines, wait_until,
+                           write_lines)
+from helpers.lines import order_line
 
 
 def assert_each_once(found, expected: range):

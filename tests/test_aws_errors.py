@@ -13,7 +13,7 @@ from orderhist.function import build
 from orderhist.resources import Names, Settings, StackContext, retry_while_propagating
 from orderhist.state import Home, StackState
 
-from aws_faults import FaultProxy, ec2_error, json_error, query_error, rest_json_error
+from helpers.aws_faults import FaultProxy, ec2_error, json_error, query_error, rest_json_error
 
 PROFILE_ARN = "arn:aws:iam::123456789012:instance-profile/t-us-east-1-host"
 RUN_INSTANCES_PROPAGATING = (  # aws/aws-sdk-js-v3#5253, with the ARN form of the parameter
@@ -171,7 +171,7 @@ def test_a_first_apply_rides_out_every_propagation_error(local_target, unique_na
 @pytest.mark.slow
 def test_a_first_up_on_aws_succeeds_while_ec2_refuses_the_new_profile(local_target, unique_name,
                                                                       tmp_path):
-    from test_aws_target import run_aws, up_args
+    from helpers.aws_target import run_aws, up_args
 
     fault = ec2_error("RunInstances", "InvalidParameterValue", RUN_INSTANCES_PROPAGATING,
                       times=3)

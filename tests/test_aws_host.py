@@ -17,8 +17,8 @@ from orderhist.resources import (
     UPDATED, Names, Settings, StackContext, artifacts, host_refresh, machine,
 )
 from orderhist.state import Home, StackState
-from request_log_proxy import RecordingProxy
-from test_aws_target import empty, run_aws, snapshot, up_args
+from helpers.aws_target import empty, run_aws, snapshot, up_args
+from helpers.request_log_proxy import RecordingProxy
 
 REPO = Path(__file__).resolve().parent.parent
 OTHER_ACCOUNT = "111122223333"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
+from functools import partial
 
 import pytest
+
+from helpers.cli import run_cli
 
 pytestmark = [
     pytest.mark.aws,
@@ -23,9 +24,7 @@ pytestmark = [
 ]
 
 
-def run(home, *args, timeout=1800):
-    return subprocess.run([sys.executable, "-m", "orderhist", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=timeout)
+run = partial(run_cli, aws_env="inherit", timeout=1800)  # the real credential chain
 
 
 def generated_and_stored(home, count: int) -> None:

@@ -1,19 +1,16 @@
 """The command contract: exit codes, one-line errors, help, and commands that need a stack."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from functools import partial
 
 import pytest
 
 from orderhist import __version__
 
+from helpers.cli import run_cli
 
-def run(home, *args):
-    env = {k: v for k, v in os.environ.items() if k != "ORDERHIST_HOME"}
-    return subprocess.run([sys.executable, "-m", "orderhist", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=60, env=env)
+
+run = partial(run_cli, aws_env="shell", timeout=60)  # the user's environment, no ORDERHIST_HOME
 
 
 def test_version_and_help(tmp_path):

@@ -5,15 +5,14 @@ waited or retried through."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 
 import pytest
 
-from support import orderhist
-from test_aws_target import run_aws
+from helpers.aws_target import run_aws
+from helpers.cli import orderhist
+from helpers.emulator import serve_emulator
 
 
 def met(endpoint: str) -> dict:
@@ -24,15 +23,8 @@ def met(endpoint: str) -> dict:
 @pytest.fixture
 def eventual(tmp_path):
     """`orderhist emulator serve --consistency-delay 5`, as the README shows it."""
-    port_file = tmp_path / "port.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orderhist", "emulator", "serve", "--port-file", str(port_file),
-         "--consistency-delay", "5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{json.loads(port_file.read_text())['port']}"
+    process, endpoint = serve_emulator(tmp_path / "port.json", 5)
+    yield endpoint
     process.terminate()
     process.wait(10)
 

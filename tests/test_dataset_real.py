@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from conftest import REAL_DATASET
+from helpers.datasets import REAL_DATASET
 
 from orderhist.dataset import info, iter_lines
 from orderhist.records import RecordError

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from support import orderhist
-from test_orders_view import pennies
+from helpers.cli import orderhist
+from helpers.lines import pennies
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "data" / "OnlineRetail.csv"

@@ -3,8 +3,6 @@ and messages, met through real boto3 clients over HTTP."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 
@@ -13,6 +11,8 @@ from botocore.exceptions import ClientError
 
 from orderhist import aws, aws_errors
 from orderhist.resources.data import table_shape
+
+from helpers.emulator import serve_emulator
 
 DELAY = 1.0
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
@@ -23,16 +23,8 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
 @pytest.fixture(scope="module")
 def eventual(tmp_path_factory):
     """An emulator in the foreground, as a script would run it."""
-    port_file = tmp_path_factory.mktemp("eventual") / "port.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orderhist", "emulator", "serve", "--port-file", str(port_file),
-         "--consistency-delay", str(DELAY)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-        time.sleep(0.1)
-    endpoint = f"http://127.0.0.1:{json.loads(port_file.read_text())['port']}"
+    process, endpoint = serve_emulator(tmp_path_factory.mktemp("eventual") / "port.json", DELAY,
+                                       output=True)
     yield aws.Target("local", "us-east-1", endpoint)
     process.terminate()
     process.wait(10)

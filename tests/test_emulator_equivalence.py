@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from test_emulator_support import Twin, fast_requests, twin_targets  # noqa: F401
+from helpers.emulator import Twin, fast_requests
 
 from orderhist.resources.data import table_shape
 
@@ -255,7 +255,7 @@ def read_step(twin: Twin, model: Model) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_random_operations_answer_as_stock_moto(twin_targets, seed):  # noqa: F811
+def test_random_operations_answer_as_stock_moto(twin_targets, seed):
     fast, stock = twin_targets
     twin = Twin("dynamodb", fast, stock)
     if seed == 1:
@@ -287,7 +287,7 @@ def _all_pages(twin: Twin, **request) -> tuple:
         request["ExclusiveStartKey"] = got[1]["LastEvaluatedKey"]
 
 
-def test_changed_indexes_and_restored_tables_answer_as_stock(twin_targets):  # noqa: F811
+def test_changed_indexes_and_restored_tables_answer_as_stock(twin_targets):
     fast, stock = twin_targets
     twin = Twin("dynamodb", fast, stock)
     name = "reshaped"
@@ -324,7 +324,7 @@ def test_changed_indexes_and_restored_tables_answer_as_stock(twin_targets):  # n
                    ExpressionAttributeValues={":c": {"S": customer}})
 
 
-def test_concurrent_writers_and_readers_keep_the_index_whole(twin_targets):  # noqa: F811
+def test_concurrent_writers_and_readers_keep_the_index_whole(twin_targets):
     import threading
 
     from orderhist import aws
@@ -357,7 +357,7 @@ def test_concurrent_writers_and_readers_keep_the_index_whole(twin_targets):  # n
                 client.query(TableName=name, IndexName="ByInvoice",
                              KeyConditionExpression="InvoiceNo = :i",
                              ExpressionAttributeValues={":i": {"S": "i1"}}, Limit=50)
-            except Exception as error:  # noqa: BLE001 - the assertion below reports it
+            except Exception as error:
                 failures.append(error)
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)]

@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 
 from orderhist import aws, emulator
 from orderhist.state import Home, read_json
-from support import orderhist
-from test_emulator_support import REGION, fast_target, raw_client  # noqa: F401
+from helpers.cli import orderhist
+from helpers.emulator import REGION, raw_client
 
 THROTTLED = "ProvisionedThroughputExceededException"
 
@@ -58,7 +58,7 @@ def put_pattern(target: aws.Target, stream: str, calls: int = 20) -> list:
     return pattern
 
 
-def test_put_records_entries_fail_exactly_and_are_not_stored(fast_target):  # noqa: F811
+def test_put_records_entries_fail_exactly_and_are_not_stored(fast_target):
     make_stream(fast_target, "faulty")
     set_faults(fast_target, 0.3, seed=7)
     client = raw_client("kinesis", fast_target)
@@ -91,7 +91,7 @@ def test_put_records_entries_fail_exactly_and_are_not_stored(fast_target):  # no
     assert sorted(read_all(fast_target, "faulty")) == sorted(accepted)
 
 
-def test_batch_write_leaves_unprocessed_items_unwritten(fast_target):  # noqa: F811
+def test_batch_write_leaves_unprocessed_items_unwritten(fast_target):
     dynamodb = raw_client("dynamodb", fast_target)
     dynamodb.create_table(
         TableName="faulty", BillingMode="PAY_PER_REQUEST",
@@ -130,7 +130,7 @@ def test_batch_write_leaves_unprocessed_items_unwritten(fast_target):  # noqa: F
     assert stored == written
 
 
-def test_get_records_is_throttled_and_provisioning_never_fails(fast_target):  # noqa: F811
+def test_get_records_is_throttled_and_provisioning_never_fails(fast_target):
     set_faults(fast_target, 0.5, seed=5)
     make_stream(fast_target, "reads")  # provisioning at a 50% fault rate
     client = raw_client("kinesis", fast_target)
@@ -156,7 +156,7 @@ def test_get_records_is_throttled_and_provisioning_never_fails(fast_target):  # 
     set_faults(fast_target, 0.0)
 
 
-def test_whole_calls_fail_with_500s(fast_target):  # noqa: F811
+def test_whole_calls_fail_with_500s(fast_target):
     make_stream(fast_target, "fivehundreds")
     set_faults(fast_target, 0.9, seed=1)
     codes = [p for p in put_pattern(fast_target, "fivehundreds", calls=40) if type(p) is str]
@@ -164,7 +164,7 @@ def test_whole_calls_fail_with_500s(fast_target):  # noqa: F811
     assert codes and set(codes) == {"InternalFailure"}
 
 
-def test_a_seed_replays_the_same_faults(fast_target):  # noqa: F811
+def test_a_seed_replays_the_same_faults(fast_target):
     patterns = []
     for run in range(2):
         make_stream(fast_target, f"replay{run}")

@@ -10,9 +10,7 @@ import time
 import pytest
 
 from orderhist import aws
-from test_emulator_support import (  # noqa: F401
-    Twin, fast_requests, fast_target, raw_client, twin_targets,
-)
+from helpers.emulator import Twin, fast_requests, raw_client
 
 STREAM = "equivalence"
 FIRST_SHARD_BASE = 49 * 10**54
@@ -29,7 +27,7 @@ def _comparable(outcome):
     return outcome[0], body
 
 
-def test_random_traffic_answers_as_stock_moto(twin_targets):  # noqa: F811
+def test_random_traffic_answers_as_stock_moto(twin_targets):
     fast, stock = twin_targets
     twin = Twin("kinesis", fast, stock)
     for client in (twin.fast, twin.stock):
@@ -65,7 +63,7 @@ def test_random_traffic_answers_as_stock_moto(twin_targets):  # noqa: F811
     assert served.get("GetRecords:fast", 0) > 120
 
 
-def test_at_timestamp_and_behind_latest(fast_target):  # noqa: F811
+def test_at_timestamp_and_behind_latest(fast_target):
     client = raw_client("kinesis", fast_target)
     client.create_stream(StreamName="moments", ShardCount=1)
     client.get_waiter("stream_exists").wait(StreamName="moments", WaiterConfig={"Delay": 0.1})
@@ -93,7 +91,7 @@ def test_at_timestamp_and_behind_latest(fast_target):  # noqa: F811
 
 @pytest.mark.parametrize("mode,batch,per_thread", [
     ("fast", 50, 2000), ("fast", 1, 400), ("stock", 1, 150)])
-def test_concurrent_producers_to_one_shard_lose_nothing(twin_targets, mode, batch,  # noqa: F811
+def test_concurrent_producers_to_one_shard_lose_nothing(twin_targets, mode, batch,
                                                         per_thread):
     """4 threads into one shard, by PutRecords and by PutRecord; on the stock emulator
     PutRecord is moto's own path, behind the emulator's lock."""

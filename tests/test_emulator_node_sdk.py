@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from test_emulator_support import start_emulator
+from helpers.emulator import start_emulator
 
 from orderhist import aws, emulator
 from orderhist.resources.data import table_shape

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from test_emulator_support import REGION, start_emulator
+from helpers.emulator import REGION, start_emulator
 
 from orderhist import aws, emulator, processes
 from orderhist.emulator import registry
@@ -148,7 +148,7 @@ def test_the_verified_moto_serves_fast_without_warning(tmp_path):
 
 def test_status_shows_the_warning(tmp_path):
     """`orderhist status --json` carries the emulator's warning (the local target)."""
-    from support import orderhist
+    from helpers.cli import orderhist
 
     shim = tmp_path / "shim"
     shim.mkdir()

@@ -19,7 +19,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from test_emulator_support import Twin, twin_targets  # noqa: F401
+from helpers.emulator import Twin
 
 ACCOUNT = "123456789012"
 CLOCK_KEYS = ("SentTimestamp", "ApproximateFirstReceiveTimestamp")
@@ -124,7 +124,7 @@ class Traffic:
             _same(self.twin, "get_queue_attributes", QueueUrl=url, AttributeNames=names)
 
 
-def test_random_hot_calls_answer_as_stock_moto(twin_targets):  # noqa: F811
+def test_random_hot_calls_answer_as_stock_moto(twin_targets):
     twin = _seeded_twin(twin_targets, 7)
     for client in (twin.fast, twin.stock):
         dlq = client.create_queue(QueueName="rejects-dlq")["QueueUrl"]
@@ -140,7 +140,7 @@ def test_random_hot_calls_answer_as_stock_moto(twin_targets):  # noqa: F811
     _same(twin, "get_queue_attributes", QueueUrl="rejects-dlq", AttributeNames=["All"])
 
 
-def test_short_timeouts_delays_retention_and_purge_answer_as_stock(twin_targets):  # noqa: F811
+def test_short_timeouts_delays_retention_and_purge_answer_as_stock(twin_targets):
     twin = _seeded_twin(twin_targets, 8)
     for client in (twin.fast, twin.stock):
         client.create_queue(QueueName="short")
@@ -175,7 +175,7 @@ def test_short_timeouts_delays_retention_and_purge_answer_as_stock(twin_targets)
     _same(twin, "get_queue_attributes", QueueUrl="brief", AttributeNames=["All"])
 
 
-def test_fifo_queues_stay_on_moto_and_answer_as_stock(twin_targets):  # noqa: F811
+def test_fifo_queues_stay_on_moto_and_answer_as_stock(twin_targets):
     twin = _seeded_twin(twin_targets, 9)
     for client in (twin.fast, twin.stock):
         client.create_queue(QueueName="ordered.fifo", Attributes={
@@ -209,7 +209,7 @@ def _query(target, params: dict) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def test_query_protocol_answers_as_stock_moto(twin_targets):  # noqa: F811
+def test_query_protocol_answers_as_stock_moto(twin_targets):
     import re
 
     fast, stock = twin_targets
@@ -283,6 +283,6 @@ def test_index_stays_whole_and_bounded_over_100k_messages():
 
 
 if __name__ == "__main__":
-    import sqs_inprocess
+    from helpers import sqs_inprocess
 
     print(json.dumps(sqs_inprocess.main(sys.argv[1:])))

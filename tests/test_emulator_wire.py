@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from test_emulator_support import Twin, raw_client, start_emulator, twin_targets  # noqa: F401
+from helpers.emulator import Twin, raw_client, start_emulator
 
 from orderhist import emulator, processes
 from orderhist.resources.data import table_shape
@@ -19,7 +19,7 @@ TABLE = "wire"
 
 
 @pytest.fixture(scope="module")
-def twins(twin_targets):  # noqa: F811
+def twins(twin_targets):
     fast, stock = twin_targets
     dynamodb, kinesis = Twin("dynamodb", fast, stock), Twin("kinesis", fast, stock)
     for client in (dynamodb.fast, dynamodb.stock):
@@ -78,7 +78,7 @@ def _crash(home, stock) -> None:
                "SK BETWEEN :a AND :b AND CustomerID = :c",
                "ExpressionAttributeValues": {":a": {"S": "a"}, ":b": {"S": "b"},
                                              ":c": {"S": "1"}}}
-    from test_emulator_support import outcome
+    from helpers.emulator import outcome
 
     assert outcome(client, "query", request) == ("error", "InternalServerError",
                                                  "Internal server error")
@@ -248,7 +248,7 @@ def _loads(data: bytes):
     return cbor2.loads(data, semantic_decoders={1: lambda value, _: cbor2.CBORTag(1, value)})
 
 
-def test_kinesis_cbor_protocol_answered_in_cbor(twin_targets):  # noqa: F811
+def test_kinesis_cbor_protocol_answered_in_cbor(twin_targets):
     for target in twin_targets:
         raw_client("kinesis", target).create_stream(StreamName="cbor", ShardCount=1)
         status, kind, put = _cbor_call(target, "PutRecord", {
@@ -273,7 +273,7 @@ def test_kinesis_cbor_protocol_answered_in_cbor(twin_targets):  # noqa: F811
         assert status == 400 and error["__type"] == "ResourceNotFoundException"
 
 
-def test_health_reports_the_mode_and_no_warning(twin_targets):  # noqa: F811
+def test_health_reports_the_mode_and_no_warning(twin_targets):
     fast, stock = twin_targets
     for target, mode in ((fast, True), (stock, False)):
         health = emulator.control(target.endpoint_url, "health")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orderhist import aws, emulator
-from support import orderhist
+from helpers.cli import orderhist
 
 LINES = 3_000
 

@@ -9,7 +9,7 @@ import re
 from orderhist import aws
 from orderhist.logview import FileTail, parse_since, split_stamp
 from orderhist.runtime.worker import FunctionSpec, Worker, container_environment
-from test_runtime_units import PROBE
+from helpers.runtime import CONTAINER_PROBE as PROBE
 
 REPORT = re.compile(r"REPORT RequestId: (\S+)\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
                     r"Memory Size: 128 MB\tMax Memory Used: (\d+|-) MB")

@@ -17,8 +17,8 @@ from orderhist.function import handler as handler_module
 from orderhist.function.handler import handler
 from orderhist.rejects import list_rejects
 
-from support import ORDER_LINES_ONLY
-from test_runtime_provision import make_table, order_line
+from helpers.lines import ORDER_LINES_ONLY, runtime_order_line as order_line
+from helpers.runtime import make_table
 
 SHARD = "shardId-000000000000"
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/t-orders"

@@ -1,6 +1,6 @@
 """The EC2 host's first boot, executed (issue 13): `up --target aws` against the emulator, then
 the user data that `up` gave the instance runs as root in a bubblewrap sandbox (see
-host_sandbox.py for what is real and what is a stub), with the host role's credentials from
+helpers/host_sandbox.py for what is real and what is a stub), with the host role's credentials from
 STS AssumeRole and every AWS call going through a recording forwarder to the emulator.
 
 orderhist's agent: the unit's ExecStart is started as the unit says (no User=: root), lines
@@ -15,32 +15,28 @@ import base64
 import configparser
 import fnmatch
 import json
-import os
 import shlex
 import shutil
 import subprocess
 import sys
 import time
 import uuid
+from functools import partial
 from urllib.parse import unquote
 
 import pytest
 
-from host_sandbox import HostSandbox, bwrap_problem, host_aws_environment
 from orderhist import aws, hostsetup, records, remote
-from request_log_proxy import RecordingProxy
+
+from helpers import cli
+from helpers.host_sandbox import HostSandbox, bwrap_problem, host_aws_environment
+from helpers.request_log_proxy import RecordingProxy
 
 pytestmark = pytest.mark.slow
 KUSER = "aws-kinesis-agent-user"
 
 
-def run_cli(home, *args, timeout=300):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AWS_") and k != "ORDERHIST_HOME"}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_DEFAULT_REGION="us-east-1")
-    return subprocess.run([sys.executable, "-m", "orderhist", "--home", str(home), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+run_cli = partial(cli.run_cli, aws_env="dummies", timeout=300)
 
 
 @pytest.fixture

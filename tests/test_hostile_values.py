@@ -11,7 +11,7 @@ import pytest
 
 from orderhist import aws
 from orderhist.dataset import iter_lines
-from support import orderhist
+from helpers.cli import orderhist
 
 CUSTOMER = "90001"
 INVOICE = "600001"
@@ -88,7 +88,7 @@ def put_raw(home: Path, data: bytes) -> None:
 
 
 def test_xlsx_cells_keep_line_breaks_and_excels_escaped_characters(tmp_path):
-    from test_dataset_xlsx import HEADER as XLSX_HEADER, excel_like
+    from helpers.xlsx import HEADER as XLSX_HEADER, excel_like
 
     path = tmp_path / "book.xlsx"
     # As Excel writes them: "\r" as _x000D_, a literal "_x000D_" with its underscore escaped.

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from orderhist import aws, emulator
-from support import orderhist
-from test_replay import given_up_records, stored_line_numbers
-from test_runtime_provision import wait_until
+from helpers.cli import orderhist
+from helpers.runtime import given_up_records, stored_line_numbers
+from helpers.waiting import wait_until
 
 POLICY = "orderhist"
 

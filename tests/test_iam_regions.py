@@ -128,7 +128,7 @@ def test_an_iam_role_without_this_stacks_tags_is_never_taken_over(local_target, 
 def test_up_in_two_regions_from_two_homes_and_down_of_one(local_target, unique_name, tmp_path):
     """Done means (issue 13): `up --target aws --endpoint-url <moto>` in two regions with one
     prefix, from two homes: both pipelines' roles intact, `down` of one leaves the other whole."""
-    from test_aws_target import run_aws, snapshot, up_args
+    from helpers.aws_target import run_aws, snapshot, up_args
 
     endpoint = local_target.endpoint_url
     east_home, west_home = tmp_path / "east", tmp_path / "west"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import MISLEADING_AWS, orderhist
+from helpers.cli import cli_environment, orderhist
 
 DAMAGE = {
     "empty": "",
@@ -26,10 +26,9 @@ DAMAGE = {
 
 
 def start(home: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, **MISLEADING_AWS}
-    env.pop("ORDERHIST_HOME", None)
     return subprocess.Popen([sys.executable, "-m", "orderhist", "--home", str(home), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=cli_environment("misleading"))
 
 
 def alive(pid: int) -> bool:

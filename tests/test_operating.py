@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from support import MISLEADING_AWS, orderhist
+from helpers.cli import MISLEADING_AWS, orderhist
 
 pytestmark = pytest.mark.slow
 

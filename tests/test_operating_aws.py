@@ -10,20 +10,18 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from functools import partial
 
 import pytest
 
 from orderhist import aws
 from orderhist.state import Home, StackState
 
+from helpers.cli import run_cli
+from helpers.emulator import serve_emulator
 
-def cli(home, *args, **kwargs):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AWS_") and k != "ORDERHIST_HOME"}
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               AWS_DEFAULT_REGION="us-east-1")
-    return subprocess.run([sys.executable, "-m", "orderhist", "--home", str(home.root), *args],
-                          capture_output=True, text=True, env=env, timeout=120, **kwargs)
+
+cli = partial(run_cli, aws_env="dummies", timeout=120)  # home: a state.Home
 
 
 @pytest.fixture
@@ -154,16 +152,9 @@ def test_up_and_down_on_aws_say_what_they_wait_for(tmp_path, monkeypatch):
 
 
 def _serve_eventual(tmp_path) -> str:
-    port_file = tmp_path / "port.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orderhist", "emulator", "serve", "--port-file", str(port_file),
-         "--consistency-delay", "3"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, endpoint = serve_emulator(tmp_path / "port.json", 3)
     _servers.append(process)
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
-    return f"http://127.0.0.1:{json.loads(port_file.read_text())['port']}"
+    return endpoint
 
 
 _servers: list[subprocess.Popen] = []

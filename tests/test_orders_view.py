@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from support import orderhist
+from helpers.cli import orderhist
+from helpers.lines import pennies
 
 from orderhist import history
 from orderhist.state import Home, require_state
@@ -56,7 +57,7 @@ def real_stack(stack, real_dataset_path):
 
 @pytest.fixture(scope="module")
 def real_dataset_path():
-    from conftest import REAL_DATASET
+    from helpers.datasets import REAL_DATASET
 
     if not REAL_DATASET.exists():
         pytest.skip(f"the real UCI dataset is not at {REAL_DATASET}")
@@ -215,8 +216,3 @@ def test_an_unknown_customer_is_an_empty_history(stack):
     result = orderhist(stack, "orders", "--customer", "12", "--json")
     assert result.returncode == 0
     assert json.loads(result.stdout)["orders"] == []
-
-
-def pennies(value: Decimal) -> str:
-    """Money as the contract writes it: exact, and at least to the penny."""
-    return f"{value:.2f}" if value.as_tuple().exponent > -2 else format(value, "f")

@@ -4,7 +4,6 @@ resources can name, and every action is there because something calls it."""
 from __future__ import annotations
 
 import ast
-import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -15,14 +14,9 @@ from policy_sentry.querying.actions import get_action_data
 
 from orderhist import policies
 
-SRC = Path(policies.__file__).resolve().parent
-ACCOUNT, REGION = "123456789012", "eu-west-1"
-STREAM = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/p-orders"
-TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/p-orders"
-QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT}:p-rejects"
-LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/p-ingest"
-BUCKET = f"arn:aws:s3:::p-artifacts-{ACCOUNT}-{REGION}"
+from helpers.policies import LOGS, QUEUE, documents
 
+SRC = Path(policies.__file__).resolve().parent
 # AmazonSSMManagedInstanceCore, v2 (the default version since 2019-05-23), as published in
 # AWS's managed policy reference (docs.aws.amazon.com/aws-managed-policy/latest/reference/
 # AmazonSSMManagedInstanceCore.html): the policy the host's SSM statement claims a part of.
@@ -37,17 +31,6 @@ SSM_MANAGED_INSTANCE_CORE = {
     "ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage",
     "ec2messages:GetEndpoint", "ec2messages:GetMessages", "ec2messages:SendReply",
 }
-
-
-def documents() -> dict[str, dict]:
-    return {
-        "ingest": json.loads(policies.ingest_policy(
-            stream_arn=STREAM, table_arn=TABLE, queue_arn=QUEUE, log_group_arn=LOGS)),
-        "host": json.loads(policies.host_policy(
-            stream_arn=STREAM, bucket_arn=BUCKET, artifacts_prefix="host", reports_prefix="runs")),
-        "lambda trust": json.loads(policies.trust_policy("lambda.amazonaws.com")),
-        "ec2 trust": json.loads(policies.trust_policy("ec2.amazonaws.com")),
-    }
 
 
 def listed(value) -> list[str]:

@@ -10,7 +10,7 @@ import json
 import parliament
 import pytest
 
-from test_policy_actions import documents
+from helpers.policies import documents
 
 TRUST_WITHOUT_RESOURCE = "Statement contains neither Resource nor NotResource"
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from orderhist import aws
-from test_runtime_provision import wait_until
-from support import orderhist
+from helpers.cli import orderhist
+from helpers.waiting import wait_until
 
 POISON = 3_000
 

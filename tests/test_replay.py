@@ -9,26 +9,11 @@ import time
 import pytest
 
 from orderhist import aws
-from test_runtime_provision import wait_until
-from support import ORDER_LINES_ONLY, orderhist
+from helpers.cli import orderhist
+from helpers.runtime import given_up_records, stored_line_numbers
+from helpers.waiting import wait_until
 
 LINES = 200
-
-
-def given_up_records(home) -> int:
-    listed = json.loads(orderhist(home, "rejects", "--json").stdout)
-    return sum(r["KinesisBatchInfo"]["batchSize"] for r in listed if "KinesisBatchInfo" in r)
-
-
-def stored_line_numbers(dynamodb, table: str) -> list[int]:
-    found, request = [], {"TableName": table, "ProjectionExpression": "LineNo",
-                          **ORDER_LINES_ONLY}
-    while True:
-        reply = dynamodb.scan(**request)
-        found += [int(item["LineNo"]["N"]) for item in reply["Items"]]
-        if "LastEvaluatedKey" not in reply:
-            return sorted(found)
-        request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
 
 @pytest.mark.slow

@@ -9,11 +9,11 @@ import time
 
 from orderhist.rejects import list_rejects
 
-from test_runtime_provision import wait_until
-from test_runtime_semantics import Probe, probe  # noqa: F401  (the fixture)
+from helpers.runtime import Probe
+from helpers.waiting import wait_until
 
 
-def test_filter_criteria_drop_what_does_not_match(probe):  # noqa: F811
+def test_filter_criteria_drop_what_does_not_match(probe):
     stack = probe.stack
     pattern = {"data": {"Country": ["United Kingdom"], "Quantity": [{"numeric": [">", 0]}]}}
     stack.map(BatchSize=50, FilterCriteria={"Filters": [{"Pattern": json.dumps(pattern)}]})
@@ -31,7 +31,7 @@ def test_filter_criteria_drop_what_does_not_match(probe):  # noqa: F811
     assert (stats["records_done"], stats["records_filtered"]) == (2, 3)
 
 
-def test_settings_the_runtime_cannot_honour_are_refused_not_ignored(probe):  # noqa: F811
+def test_settings_the_runtime_cannot_honour_are_refused_not_ignored(probe):
     stack = probe.stack
     stack.map(BatchSize=10, ParallelizationFactor=2)
     stack.put([b"r1", b"r2"], partition_key="one")
@@ -58,7 +58,7 @@ def test_an_encrypted_streams_events_say_kms(local_target, unique_name, tmp_path
     assert record["kinesis"]["encryptionType"] == "KMS"
 
 
-def test_a_batch_given_up_after_partial_failures_says_function_error_null(probe):  # noqa: F811
+def test_a_batch_given_up_after_partial_failures_says_function_error_null(probe):
     stack = probe.stack
     stack.map(BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"],
               MaximumRetryAttempts=1,

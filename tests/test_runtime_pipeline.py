@@ -6,7 +6,9 @@ import math
 from orderhist.rejects import is_batch_info, list_rejects
 from orderhist.runtime import read_stats
 
-from test_runtime_provision import RuntimeThread, Stack, order_line, wait_until
+from helpers.lines import runtime_order_line as order_line
+from helpers.runtime import RuntimeThread, Stack
+from helpers.waiting import wait_until
 
 POISON = [
     b"\xff\xfe\x00 not text",

@@ -16,7 +16,9 @@ from orderhist import aws
 from orderhist.runtime import read_stats
 from orderhist.runtime.checkpoint import checkpoint_dir
 
-from test_runtime_provision import Stack, order_line, wait_until
+from helpers.lines import runtime_order_line as order_line
+from helpers.runtime import Stack
+from helpers.waiting import wait_until
 
 LINES = 3000
 BATCH = 100

@@ -4,87 +4,15 @@ run by run_runtime from its downloaded zip in real container processes."""
 from __future__ import annotations
 
 import base64
-import json
 import time
 from pathlib import Path
 
-import pytest
-
 from orderhist import aws
 from orderhist.rejects import list_rejects
-from orderhist.runtime import read_stats
 from orderhist.runtime.checkpoint import checkpoint_dir
 
-from test_runtime_provision import RuntimeThread, Stack, wait_until, zip_of
-
-PROBE = '''
-import base64, json, os, time
-
-def handler(event, context):
-    records = event["Records"]
-    seqs = [r["kinesis"]["sequenceNumber"] for r in records]
-    datas = [base64.b64decode(r["kinesis"]["data"]).decode() for r in records]
-    entry = {"seqs": seqs, "datas": datas, "pid": os.getpid(), "file": __file__,
-             "at": time.time(), "remaining": context.get_remaining_time_in_millis(),
-             "tag": os.environ.get("PROBE_TAG")}
-    if os.environ.get("PROBE_FULL"):
-        entry["event"] = event
-        entry["env"] = dict(os.environ)
-    with open(os.environ["PROBE_LOG"], "a") as log:
-        log.write(json.dumps(entry) + "\\n")
-    for seq, data in zip(seqs, datas):
-        if data == "BOOM":
-            raise RuntimeError("boom at " + seq)
-        if data == "SLEEP":
-            time.sleep(30)
-        if data == "EXIT":
-            os._exit(3)
-    failed = [s for s, d in zip(seqs, datas)
-              if d.startswith("FAILALWAYS") or (d.startswith("FAILONCE") and _first_time(s))]
-    return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
-
-def _first_time(seq):
-    path = os.environ["PROBE_LOG"] + ".seen"
-    seen = open(path).read().split() if os.path.exists(path) else []
-    if seq in seen:
-        return False
-    with open(path, "a") as out:
-        out.write(seq + "\\n")
-    return True
-'''
-
-
-class Probe:
-    def __init__(self, local_target, unique_name, tmp_path: Path, *, timeout: int = 10,
-                 environment: dict | None = None):
-        self.log = tmp_path / "probe.log"
-        self.work_dir = tmp_path / "runtime"
-        self.stack = Stack.create(local_target, unique_name, table=False)
-        self.stack.deploy(zip_of({"probe.py": PROBE}), "probe.handler", timeout=timeout,
-                          environment={"PROBE_LOG": str(self.log), **(environment or {})})
-
-    def invocations(self) -> list[dict]:
-        if not self.log.exists():
-            return []
-        return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-    def stats(self) -> dict:
-        return read_stats(self.work_dir)
-
-    def settled(self, count: int) -> bool:
-        stats = self.stats()
-        return stats["records_done"] + stats["records_discarded"] + \
-            stats.get("records_filtered", 0) == count
-
-    def runtime(self) -> RuntimeThread:
-        return RuntimeThread(self.stack, self.work_dir)
-
-
-@pytest.fixture
-def probe(local_target, unique_name, tmp_path):
-    made = Probe(local_target, unique_name, tmp_path)
-    yield made
-    made.stack.unmap()
+from helpers.runtime import Probe
+from helpers.waiting import wait_until
 
 
 def test_bisect_isolates_the_failing_record_retries_it_twice_then_moves_on(probe):

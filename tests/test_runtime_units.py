@@ -19,7 +19,7 @@ from orderhist.runtime.filters import FilterError, parse_filter_criteria
 from orderhist.runtime.mappings import CodeError, parse_mapping, unpack
 from orderhist.runtime.worker import FunctionSpec, Worker, container_environment
 
-from test_runtime_provision import zip_of
+from helpers.runtime import CONTAINER_PROBE as PROBE, zip_of
 
 SHARD = "shardId-000000000003"
 STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
@@ -249,26 +249,6 @@ def test_code_is_refused_unless_it_matches_code_sha256(tmp_path):
     assert not (tmp_path / "bad").exists()
     unpack(code, good, tmp_path / "ok")
     assert (tmp_path / "ok" / "app.py").is_file()
-
-
-PROBE = """
-import json, os, sys, time
-print("init", flush=True)
-def handler(event, context):
-    what = event.get("do")
-    if what == "sleep":
-        time.sleep(30)
-    if what == "raise":
-        raise ValueError("bad record")
-    if what == "exit":
-        os._exit(3)
-    if what == "set":
-        return {1, 2}
-    print("noise on stdout")
-    return {"pid": os.getpid(), "remaining": context.get_remaining_time_in_millis(),
-            "request": context.aws_request_id, "tag": os.environ.get("TAG"),
-            "file": __file__}
-"""
 
 
 def probe_worker(tmp_path, files=None, timeout=1.0, handler="app.handler") -> Worker:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import orderhist
+from helpers.cli import orderhist
 
 from orderhist import aws, history, lifecycle, validate
 from orderhist.errors import UsageProblem

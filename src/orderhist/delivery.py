@@ -7,8 +7,9 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from orderhist import aws, records
+from orderhist import aws, records, schema
 from orderhist.records import OrderLine
+from orderhist.schema import EMITTED_AT, SORT_KEY, STORED_AT
 
 BATCH_GET_LIMIT = 100
 ROUND_CALLS = 20  # at most this many BatchGetItem calls between pauses
@@ -16,6 +17,8 @@ MAX_POLL_INTERVAL = 0.2
 LINES_PER_ROUND = 500
 REJECT_CHECK_INTERVAL = 0.5
 FINAL_SWEEP_S = 5.0  # at most this much of --timeout for a last look at every pending key
+# What a line's end-to-end latency is read from.
+LATENCY_ATTRIBUTES = f"{schema.PARTITION_KEY}, {SORT_KEY}, {EMITTED_AT}, {STORED_AT}"
 
 
 @dataclass
@@ -130,14 +133,14 @@ def _collect(result: Delivery, pending: dict, lines_per_key: dict, items: list[d
     """Take the items that show this run's write out of `pending`; the number taken."""
     hits = 0
     for item in items:
-        key = (item["CustomerID"]["S"], item["SK"]["S"])
-        emitted = item.get("EmittedAt", {}).get("S")
+        key = schema.key_of(item)
+        emitted = item.get(EMITTED_AT, {}).get("S")
         if key not in pending or emitted != pending[key]:
             continue
         del pending[key]
         hits += 1
         result.stored += lines_per_key[key]
-        stored_at = item.get("StoredAt", {}).get("S")
+        stored_at = item.get(STORED_AT, {}).get("S")
         if stored_at and emitted:
             delta = records.parse_utc_iso(stored_at) - records.parse_utc_iso(emitted)
             result.latencies_ms.append(delta.total_seconds() * 1000)
@@ -146,9 +149,9 @@ def _collect(result: Delivery, pending: dict, lines_per_key: dict, items: list[d
 
 def _batch_get(dynamodb, table: str, keys: list[tuple[str, str]]) -> list[dict]:
     request = {table: {
-        "Keys": [{"CustomerID": {"S": pk}, "SK": {"S": sk}} for pk, sk in keys],
+        "Keys": [schema.key(pk, sk) for pk, sk in keys],
         "ConsistentRead": True,
-        "ProjectionExpression": "CustomerID, SK, EmittedAt, StoredAt",
+        "ProjectionExpression": LATENCY_ATTRIBUTES,
     }}
     found = []
     while request:
@@ -182,8 +185,8 @@ class _RejectWatch:
         first = next(iter(pending.values())) or ""
         found: list[tuple[str, str]] = []
         for item in refused_lines(self.dynamodb, self.table, first, self.last,
-                                  ["SK", "RefusedLineNo", "RefusedEmittedAt"]):
-            sort_key = item["SK"]["S"]
+                                  [SORT_KEY, "RefusedLineNo", "RefusedEmittedAt"]):
+            sort_key = item[SORT_KEY]["S"]
             if sort_key in self.seen or "RefusedLineNo" not in item:
                 continue
             self.seen.add(sort_key)

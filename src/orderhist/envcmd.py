@@ -59,3 +59,14 @@ def render(state: StackState, shell: str = "sh") -> str:
            "powershell": "orderhist env --shell powershell | Invoke-Expression"}[shell]
     return "\n".join([f"{comment} orderhist stack {state.get('prefix')!r} "
                       f"({state.get('target')}, {state.get('region')}): {how}", *lines]) + "\n"
+
+
+def for_home(home, shell: str = "sh") -> tuple[str, bool]:
+    """`orderhist env`: the lines for the stack of `home`, and whether its local emulator is
+    down (the lines are right for when it runs again; the user should know it does not now)."""
+    from orderhist import emulator
+    from orderhist.state import require_state
+
+    state = require_state(home)
+    stopped = state.get("target") == aws.LOCAL and not emulator.is_healthy(state.get("endpoint"))
+    return render(state, shell), stopped

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from orderhist import aws, records
+from orderhist import aws, records, schema
 from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.records import OrderLine
+from orderhist.schema import PARTITION_KEY, QUANTITY, SORT_KEY, UNIT_PRICE
 
 
 @dataclass
@@ -122,7 +123,7 @@ def parse_customer(text: str) -> str:
 
 # What the orders table and the summary need of each line; the rest (descriptions, stock
 # codes, timestamps) is two thirds of an item and only the lines shown need it.
-SUMMARY_ATTRIBUTES = "SK, Quantity, UnitPrice"
+SUMMARY_ATTRIBUTES = f"{SORT_KEY}, {QUANTITY}, {UNIT_PRICE}"
 
 
 def customer_history(target: aws.Target, table: str, customer: str, *, limit: int | None = None,
@@ -137,7 +138,7 @@ def customer_history(target: aws.Target, table: str, customer: str, *, limit: in
     lower, upper = date_bounds(since, until)
     after_key = decode_cursor(after) if after else None
     if upper:
-        upper += "#~"  # sorts after every "#<invoice>#<line>" of that second
+        upper = schema.until_bound(upper)
     items = _query(aws.client("dynamodb", target, patient=False), table, customer, lower, upper,
                    projection=None if line_details else SUMMARY_ATTRIBUTES)
     orders = group_orders(items, records.from_item if line_details
@@ -158,8 +159,8 @@ def invoice_history(target: aws.Target, table: str, invoice: str,
     only if it is theirs."""
     customer = parse_customer(customer) if customer is not None else None
     dynamodb = aws.client("dynamodb", target, patient=False)
-    request = {"TableName": table, "IndexName": "ByInvoice",
-               "KeyConditionExpression": "InvoiceNo = :i",
+    request = {"TableName": table, "IndexName": schema.INVOICE_INDEX,
+               "KeyConditionExpression": f"{schema.INVOICE_INDEX_KEY} = :i",
                "ExpressionAttributeValues": {":i": {"S": invoice.strip()}}}
     items = []
     while True:
@@ -168,7 +169,7 @@ def invoice_history(target: aws.Target, table: str, invoice: str,
         if not reply.get("LastEvaluatedKey"):
             break
         request["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
-    owners = {item["CustomerID"]["S"] for item in items}
+    owners = {item[PARTITION_KEY]["S"] for item in items}
     if customer is not None and customer not in owners:
         items = []
     owner = customer or (next(iter(owners)) if len(owners) == 1 else "")
@@ -184,7 +185,7 @@ def group_orders(items, to_line=records.from_item) -> list[Order]:
         if order is None:
             order = orders[line.invoice_no] = Order(
                 line.invoice_no, line.invoice_date, line.cancelled, line.country,
-                first_key=item["SK"]["S"])
+                first_key=item[SORT_KEY]["S"])
         order.lines.append(line)
     for order in orders.values():
         order.lines.sort(key=lambda line: line.line_no)
@@ -212,28 +213,28 @@ def summarise(orders: list[Order]) -> Summary:
 def _summary_line(customer: str, item: dict) -> OrderLine:
     """A line from the summary attributes: the sort key holds its date, invoice and number."""
     try:
-        invoice_date, invoice_no, line_no = OrderLine.parse_sort_key(item["SK"]["S"])
+        invoice_date, invoice_no, line_no = OrderLine.parse_sort_key(item[SORT_KEY]["S"])
     except records.RecordError as error:
         raise OrderhistError(f"customer {customer} has an item orderhist did not write: "
                              f"{error}") from None
     return OrderLine(invoice_no=invoice_no, stock_code="", description="",
-                     quantity=int(item["Quantity"]["N"]), invoice_date=invoice_date,
-                     unit_price=Decimal(item["UnitPrice"]["N"]), customer_id=customer,
+                     quantity=int(item[QUANTITY]["N"]), invoice_date=invoice_date,
+                     unit_price=Decimal(item[UNIT_PRICE]["N"]), customer_id=customer,
                      country="", line_no=line_no)
 
 
 def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | None,
            projection: str | None = None):
     values = {":c": {"S": customer}}
-    condition = "CustomerID = :c"
+    condition = f"{PARTITION_KEY} = :c"
     if lower and upper:
-        condition += " AND SK BETWEEN :lo AND :hi"
+        condition += f" AND {SORT_KEY} BETWEEN :lo AND :hi"
         values.update({":lo": {"S": lower}, ":hi": {"S": upper}})
     elif lower:
-        condition += " AND SK >= :lo"
+        condition += f" AND {SORT_KEY} >= :lo"
         values[":lo"] = {"S": lower}
     elif upper:
-        condition += " AND SK < :hi"
+        condition += f" AND {SORT_KEY} < :hi"
         values[":hi"] = {"S": upper}
     request = {"TableName": table, "KeyConditionExpression": condition,
                "ExpressionAttributeValues": values, "ScanIndexForward": False}
@@ -276,11 +277,11 @@ def follow(target: aws.Target, table: str, customer: str, poll_interval: float =
 
     customer = parse_customer(customer)
     dynamodb = aws.client("dynamodb", target, patient=False)
-    seen = {item["SK"]["S"] for item in _query(dynamodb, table, customer, None, None)}
+    seen = {item[SORT_KEY]["S"] for item in _query(dynamodb, table, customer, None, None)}
     while True:
         time.sleep(poll_interval)
         fresh = [item for item in _query(dynamodb, table, customer, None, None)
-                 if item["SK"]["S"] not in seen]
+                 if item[SORT_KEY]["S"] not in seen]
         if fresh:
-            seen.update(item["SK"]["S"] for item in fresh)
+            seen.update(item[SORT_KEY]["S"] for item in fresh)
             yield group_orders(fresh)

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from orderhist.errors import UsageProblem
+from orderhist.schema import CUSTOMER_ID, LOG_COLUMNS
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -62,13 +63,11 @@ def agent_config(agent: str, *, stream: str, region: str) -> dict:
         # Under /var/run the checkpoints vanish at reboot and everything is sent again.
         config["checkpointFile"] = "/var/lib/aws-kinesis-agent/checkpoints"
     else:
-        flow["partitionKeyOption"] = "CustomerID"
+        flow["partitionKeyOption"] = CUSTOMER_ID
         flow["maxBufferAgeMillis"] = 100
         flow["dataProcessingOptions"] = [{
             "optionName": "CSVTOJSON", "delimiter": ",",
-            "customFieldNames": ["InvoiceNo", "StockCode", "Description", "Quantity",
-                                 "InvoiceDate", "UnitPrice", "CustomerID", "Country",
-                                 "LineNo", "EmittedAt"]}]
+            "customFieldNames": list(LOG_COLUMNS)}]
         # The region alone: boto3 then finds the regional endpoint (or AWS_ENDPOINT_URL).
         config["kinesis.region"] = region
         config["checkpointFile"] = f"{HOST_HOME}/agent/checkpoints.json"

@@ -40,7 +40,10 @@ def position_file(home: Home) -> Path:
 
 
 def generate(home: Home, count: int, source: Path | None = None, now: bool = False,
-             rate: float | None = None, log_dir: Path | None = None) -> Generated:
+             rate: float | None = None, log_dir: Path | None = None,
+             report: Path | None = None) -> Generated:
+    """`count` lines to a new log file in `log_dir`; `report` gets a copy of them, for the
+    CLI that asked the EC2 host for them through SSM (`host-generate`)."""
     if count < 1:
         raise UsageProblem("--count must be at least 1")
     source = (source or bundled_dataset()).resolve()
@@ -58,6 +61,9 @@ def generate(home: Home, count: int, source: Path | None = None, now: bool = Fal
         written = _write(path, reading.lines(count), now, rate)
         positions[str(source)] = reading.position
         write_json_atomic(position_file(home), positions)
+    if report is not None:
+        report.write_text("".join(records.to_log_line(line) + "\n" for line in written),
+                          encoding="utf-8")
     return Generated(written, reading.skipped, path, reading.wrapped)
 
 

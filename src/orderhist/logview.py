@@ -227,6 +227,29 @@ def open_logs(home: Home, state: StackState | None, source: str | None,
     return AwsLogs(state, [s for s in sources if s not in ("runtime", "emulator")], since)
 
 
+@dataclass(frozen=True)
+class Opened:
+    """`orderhist logs`: the reader, the start its --since gave, and what the user should be
+    told about the source first (or None)."""
+
+    reader: object
+    start: float | None
+    note: str | None
+
+
+def open_for(home: Home, source: str | None, since: str | None) -> Opened:
+    from orderhist.state import require_state
+
+    start = parse_since(since)
+    state = require_state(home)
+    reader = open_logs(home, state, source, start)
+    note = None
+    if source == "host" and state.get("target") == aws.LOCAL:
+        note = ("the local host is this machine: the generator keeps no log, and the host's "
+                "shipper is `orderhist logs agent`")
+    return Opened(reader, start, note)
+
+
 def lines(reader, since: float | None) -> list[Line]:
     return [line for line in reader.read() if since is None or line.at >= since]
 

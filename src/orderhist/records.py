@@ -20,30 +20,34 @@ import csv
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 
+from orderhist import schema
 from orderhist.errors import UsageProblem
-
-# Dataset columns, then the two the generator adds.
-DATASET_COLUMNS = (
-    "InvoiceNo", "StockCode", "Description", "Quantity",
-    "InvoiceDate", "UnitPrice", "CustomerID", "Country",
+from orderhist.schema import (
+    CANCELLED, COUNTRY, CUSTOMER_ID, DESCRIPTION, EMITTED_AT, INVOICE_DATE, INVOICE_NO,
+    LINE_NO, LINE_NO_DIGITS, LOG_COLUMNS, QUANTITY, STOCK_CODE, STORED_AT, UNIT_PRICE,
 )
-LOG_COLUMNS = DATASET_COLUMNS + ("LineNo", "EmittedAt")
 
 # Other spellings of a column seen in the wild: the seed's CSVTOJSON names CustomerID
 # "Customer"; Online Retail II says "Invoice", "Price" and "Customer ID".
 FIELD_ALIASES = {
-    "Customer": "CustomerID", "Customer ID": "CustomerID", "Invoice": "InvoiceNo",
-    "Price": "UnitPrice",
+    "Customer": CUSTOMER_ID, "Customer ID": CUSTOMER_ID, "Invoice": INVOICE_NO,
+    "Price": UNIT_PRICE,
+}
+# The OrderLine attribute that holds each dataset column.
+ATTRIBUTE = {
+    INVOICE_NO: "invoice_no", STOCK_CODE: "stock_code", DESCRIPTION: "description",
+    QUANTITY: "quantity", INVOICE_DATE: "invoice_date", UNIT_PRICE: "unit_price",
+    CUSTOMER_ID: "customer_id", COUNTRY: "country",
 }
 
 # DynamoDB items are capped at 400 KB including attribute names; leave room for the rest.
 MAX_TEXT_BYTES = 300_000
-LINE_NO_DIGITS = 7
-GUEST_PREFIX = "GUEST#"
 # csv refuses fields over 128 KiB by default; a description up to MAX_TEXT_BYTES must parse so
 # that it is refused for its length, with that reason, not as "not a CSV line".
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))
@@ -81,31 +85,31 @@ class OrderLine:
 
     @property
     def partition_key(self) -> str:
-        return self.customer_id if self.customer_id else GUEST_PREFIX + self.invoice_no
+        return schema.partition_key(self.customer_id, self.invoice_no)
 
     @property
     def sort_key(self) -> str:
-        return f"{self.invoice_date}#{self.invoice_no}#{self.line_no:0{LINE_NO_DIGITS}d}"
+        return schema.sort_key(self.invoice_date, self.invoice_no, self.line_no)
 
     @staticmethod
     def parse_sort_key(sort_key: str) -> tuple[str, str, int]:
         """(invoice_date, invoice_no, line_no) back out of a `sort_key`; RecordError if the
         text is not one."""
-        parts = sort_key.rsplit("#", 2)
-        if len(parts) != 3 or not parts[2].isdigit():
-            raise RecordError(f"sort key {sort_key[:60]!r} is not <date>#<invoice>#<line>")
-        return parts[0], parts[1], int(parts[2])
+        try:
+            return schema.parse_sort_key(sort_key)
+        except schema.SortKeyError as error:
+            raise RecordError(str(error)) from None
 
-    def key(self) -> dict:
+    def key(self) -> dict[str, dict[str, str]]:
         """The table key in DynamoDB's typed form."""
-        return {"CustomerID": {"S": self.partition_key}, "SK": {"S": self.sort_key}}
+        return schema.key(self.partition_key, self.sort_key)
 
 
 # ---------------------------------------------------------------------------------------------
 # Normalisers: each takes what a file or the wire holds and returns the canonical value or
 # raises RecordError naming the field.
 
-def normalise_customer_id(value) -> str | None:
+def normalise_customer_id(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, float):
@@ -127,7 +131,7 @@ def normalise_customer_id(value) -> str | None:
     return text
 
 
-def normalise_quantity(value) -> int:
+def normalise_quantity(value: object) -> int:
     if isinstance(value, bool):
         raise RecordError("Quantity is not an integer")
     if isinstance(value, int):
@@ -144,7 +148,7 @@ def normalise_quantity(value) -> int:
     raise RecordError(f"Quantity {text[:40]!r} is not an integer")
 
 
-def normalise_price(value) -> Decimal:
+def normalise_price(value: object) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
     text = str(value).strip() if value is not None else ""
@@ -155,19 +159,19 @@ def normalise_price(value) -> Decimal:
     if not price.is_finite():
         raise RecordError(f"UnitPrice {text[:40]!r} is not a decimal number")
     # "1E+1" is ten: give it an exponent of zero so it prints without one.
-    return price.quantize(Decimal(1)) if price.as_tuple().exponent > 0 else price
+    return price.quantize(Decimal(1)) if cast(int, price.as_tuple().exponent) > 0 else price
 
 
 def money(value: Decimal) -> str:
     """An amount as text, exact, with at least pennies: DynamoDB keeps a number without its
     trailing zeros ("2.50" comes back "2.5", on AWS and in the emulator alike), and a price
     or a total reads in pennies. Finer amounts (a price of 0.001) keep every digit."""
-    if value.as_tuple().exponent > -2:
+    if cast(int, value.as_tuple().exponent) > -2:
         value = value.quantize(_PENNY)
     return format(value, "f")
 
 
-def normalise_date(value) -> str:
+def normalise_date(value: object) -> str:
     """ISO 8601 to the second, no offset (UTC if one was given)."""
     if isinstance(value, datetime):
         moment = value
@@ -184,7 +188,7 @@ def normalise_date(value) -> str:
     return moment.replace(microsecond=0).isoformat(timespec="seconds")
 
 
-def normalise_line_no(value) -> int:
+def normalise_line_no(value: object) -> int:
     try:
         number = normalise_quantity(value)
     except RecordError:
@@ -194,7 +198,7 @@ def normalise_line_no(value) -> int:
     return number
 
 
-def _text(value, field: str, required: bool) -> str:
+def _text(value: object, field: str, required: bool) -> str:
     text = "" if value is None else str(value)
     if isinstance(value, float) and value != value:
         text = ""
@@ -211,25 +215,25 @@ def _text(value, field: str, required: bool) -> str:
     return text
 
 
-def from_fields(fields: dict) -> OrderLine:
+def from_fields(fields: Mapping[str, object]) -> OrderLine:
     """Build a validated OrderLine from a mapping of column name to value (strings or typed)."""
     fields = {FIELD_ALIASES.get(k, k): v for k, v in fields.items()}
-    invoice_no = _text(fields.get("InvoiceNo"), "InvoiceNo", True).strip()
+    invoice_no = _text(fields.get(INVOICE_NO), INVOICE_NO, True).strip()
     if not _INVOICE_RE.match(invoice_no):
         raise RecordError(f"InvoiceNo {invoice_no[:40]!r} is not an invoice number")
-    emitted = fields.get("EmittedAt")
-    emitted = str(emitted).strip() if emitted not in (None, "") else None
+    given = fields.get(EMITTED_AT)
+    emitted = str(given).strip() if given not in (None, "") else None
     return OrderLine(
         invoice_no=invoice_no,
-        stock_code=_text(fields.get("StockCode"), "StockCode", True).strip(),
-        description=_text(fields.get("Description"), "Description", False),
-        quantity=normalise_quantity(fields.get("Quantity")),
-        invoice_date=normalise_date(fields.get("InvoiceDate")),
-        unit_price=normalise_price(fields.get("UnitPrice")),
-        customer_id=normalise_customer_id(fields.get("CustomerID")),
+        stock_code=_text(fields.get(STOCK_CODE), STOCK_CODE, True).strip(),
+        description=_text(fields.get(DESCRIPTION), DESCRIPTION, False),
+        quantity=normalise_quantity(fields.get(QUANTITY)),
+        invoice_date=normalise_date(fields.get(INVOICE_DATE)),
+        unit_price=normalise_price(fields.get(UNIT_PRICE)),
+        customer_id=normalise_customer_id(fields.get(CUSTOMER_ID)),
         # The seed's Windows line ends left "\r" on the last column.
-        country=_text(fields.get("Country"), "Country", False).rstrip("\r\n"),
-        line_no=normalise_line_no(fields.get("LineNo")),
+        country=_text(fields.get(COUNTRY), COUNTRY, False).rstrip("\r\n"),
+        line_no=normalise_line_no(fields.get(LINE_NO)),
         emitted_at=emitted,
     )
 
@@ -246,7 +250,7 @@ _UNESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "0": "\0"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _escape_one(match: re.Match) -> str:
+def _escape_one(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)
     return _SHORT_ESCAPES.get(char) or (f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}")
@@ -263,7 +267,7 @@ def unescape_text(text: str, field: str = "a field") -> str:
     if "\\" not in text:
         return text
 
-    def one(match: re.Match) -> str:
+    def one(match: re.Match[str]) -> str:
         code = match.group(1)
         if code is None:
             shown = text[match.start():match.start() + 6]
@@ -311,7 +315,7 @@ def parse_json(text: str) -> OrderLine:
     if not isinstance(obj, dict):
         raise RecordError("JSON record is not an object")
     # CSVTOJSON copied the log line's fields as written: their text is still escaped.
-    return from_fields({name: unescape_text(value, FIELD_ALIASES.get(name, name))
+    return from_fields({name: unescape_text(value, FIELD_ALIASES.get(name) or name)
                         if isinstance(value, str) else value for name, value in obj.items()})
 
 
@@ -334,8 +338,8 @@ def parse_wire(data: bytes) -> OrderLine:
 def _storable(line: OrderLine) -> OrderLine:
     """A lone surrogate is a valid escape but no Unicode text: DynamoDB would refuse the whole
     batch it came in, so the line is refused alone, here."""
-    for field, text in (("StockCode", line.stock_code), ("Description", line.description),
-                        ("CustomerID", line.customer_id or ""), ("Country", line.country)):
+    for field, text in ((STOCK_CODE, line.stock_code), (DESCRIPTION, line.description),
+                        (CUSTOMER_ID, line.customer_id or ""), (COUNTRY, line.country)):
         found = _SURROGATE.search(text)
         if found:
             raise RecordError(f"{field} holds a lone surrogate U+{ord(found.group()):04X} "
@@ -346,46 +350,45 @@ def _storable(line: OrderLine) -> OrderLine:
 # ---------------------------------------------------------------------------------------------
 # The table item (DynamoDB's typed form, as the low-level client speaks it).
 
-def to_item(line: OrderLine, stored_at: str) -> dict:
-    item = {
-        "CustomerID": {"S": line.partition_key},
-        "SK": {"S": line.sort_key},
-        "InvoiceNo": {"S": line.invoice_no},
-        "InvoiceDate": {"S": line.invoice_date},
-        "StockCode": {"S": line.stock_code},
-        "Description": {"S": line.description},
-        "Quantity": {"N": str(line.quantity)},
-        "UnitPrice": {"N": format(line.unit_price, "f")},
-        "Country": {"S": line.country},
-        "LineNo": {"N": str(line.line_no)},
-        "Cancelled": {"BOOL": line.cancelled},
-        "StoredAt": {"S": stored_at},
+def to_item(line: OrderLine, stored_at: str) -> dict[str, dict[str, Any]]:
+    item: dict[str, dict[str, Any]] = {
+        **line.key(),
+        INVOICE_NO: {"S": line.invoice_no},
+        INVOICE_DATE: {"S": line.invoice_date},
+        STOCK_CODE: {"S": line.stock_code},
+        DESCRIPTION: {"S": line.description},
+        QUANTITY: {"N": str(line.quantity)},
+        UNIT_PRICE: {"N": format(line.unit_price, "f")},
+        COUNTRY: {"S": line.country},
+        LINE_NO: {"N": str(line.line_no)},
+        CANCELLED: {"BOOL": line.cancelled},
+        STORED_AT: {"S": stored_at},
     }
     if line.emitted_at:
-        item["EmittedAt"] = {"S": line.emitted_at}
+        item[EMITTED_AT] = {"S": line.emitted_at}
     return item
 
 
-def from_item(item: dict) -> OrderLine:
+def from_item(item: Mapping[str, Mapping[str, Any]]) -> OrderLine:
     def s(name: str) -> str | None:
         value = item.get(name)
         if value is None:
             return None
         # Whatever type the attribute was written with: an item is data, not our contract.
-        return value["S"] if "S" in value else value.get("N")
+        text: str | None = value["S"] if "S" in value else value.get("N")
+        return text
 
-    partition = s("CustomerID") or ""
     return OrderLine(
-        invoice_no=s("InvoiceNo") or "",
-        stock_code=s("StockCode") or "",
-        description=s("Description") or "",
-        quantity=int(s("Quantity") or 0),
-        invoice_date=s("InvoiceDate") or "",
-        unit_price=Decimal(s("UnitPrice") or "0"),
-        customer_id=None if partition.startswith(GUEST_PREFIX) else partition,
-        country=s("Country") or "",
-        line_no=int(s("LineNo") or 0),
-        emitted_at=s("EmittedAt"),
+        invoice_no=s(INVOICE_NO) or "",
+        stock_code=s(STOCK_CODE) or "",
+        description=s(DESCRIPTION) or "",
+        quantity=int(s(QUANTITY) or 0),
+        invoice_date=s(INVOICE_DATE) or "",
+        unit_price=Decimal(s(UNIT_PRICE) or "0"),
+        customer_id=schema.customer_of(s(schema.PARTITION_KEY) or ""),
+        country=s(COUNTRY) or "",
+        line_no=int(s(LINE_NO) or 0),
+        emitted_at=s(EMITTED_AT),
     )
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from typing import Any
 
-from orderhist.records import LINE_NO_DIGITS, normalise_line_no
+from orderhist import schema
+from orderhist.records import normalise_line_no
+from orderhist.schema import EMITTED_AT, LINE_NO, LINE_NO_DIGITS
 
 # Refused records, kept in the table beside the order lines. A queue cannot be read whole (a
 # receive is a sample, hiding what it read, and on AWS an empty receive proves nothing), a
@@ -37,7 +40,7 @@ def is_reject_partition(partition_key: str) -> bool:
     return partition_key.startswith(REJECTS_PREFIX)
 
 
-def reject_key(reject: dict) -> dict:
+def reject_key(reject: dict[str, Any]) -> dict[str, dict[str, Any]]:
     shard, sequence = reject["shardId"], reject["sequenceNumber"]
     line_no, emitted = reject.get("lineNo"), reject.get("emittedAt")
     if line_no is not None and emitted:
@@ -47,7 +50,7 @@ def reject_key(reject: dict) -> dict:
         spread = sum(sequence.encode("ascii", "replace")) % REJECT_PARTITIONS
         partition = f"{REJECTS_PREFIX}{spread}"
         sort_key = f"{reject['arrivedAt']}#{shard}#{sequence}"
-    return {"CustomerID": {"S": partition}, "SK": {"S": sort_key}}
+    return schema.key(partition, sort_key)
 
 
 # The reject's JSON keys (what `orderhist rejects --json` prints) and the item's attributes.
@@ -57,7 +60,7 @@ _REJECT_TEXT_FIELDS = {"reason": "Reason", "data": "Data", "dataEncoding": "Data
                        "arrivedAt": "ArrivedAt", "emittedAt": "RefusedEmittedAt"}
 
 
-def reject_to_item(reject: dict) -> dict:
+def reject_to_item(reject: dict[str, Any]) -> dict[str, dict[str, Any]]:
     item = reject_key(reject)
     for field, attribute in _REJECT_TEXT_FIELDS.items():
         if reject.get(field) is not None:
@@ -70,9 +73,10 @@ def reject_to_item(reject: dict) -> dict:
     return item
 
 
-def reject_from_item(item: dict) -> dict:
-    reject: dict = {field: item[attribute]["S"] for field, attribute in _REJECT_TEXT_FIELDS.items()
-                    if attribute in item}
+def reject_from_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    reject: dict[str, Any] = {field: item[attribute]["S"]
+                              for field, attribute in _REJECT_TEXT_FIELDS.items()
+                              if attribute in item}
     reject["truncated"] = item.get("Truncated", {}).get("BOOL", False)
     if "RefusedLineNo" in item:
         reject["lineNo"] = int(item["RefusedLineNo"]["N"])
@@ -96,7 +100,7 @@ def raw_identity(text: str) -> tuple[int, str] | None:
         text = text.strip()
         if text.startswith("{"):
             obj = json.loads(text)
-            line_no, emitted = obj.get("LineNo"), obj.get("EmittedAt")
+            line_no, emitted = obj.get(LINE_NO), obj.get(EMITTED_AT)
         else:
             # The last two fields, read from the end: the rest may be anything.
             head, _, emitted = text.rpartition(",")

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from orderhist import aws, aws_errors, refusals
+from orderhist.schema import PARTITION_KEY, SORT_KEY
 
 SQS_BATCH = 10
 SCAN_VISIBILITY_S = 120
@@ -43,6 +44,38 @@ class Rejects:
     @property
     def complete(self) -> bool:
         return self.unread == 0 and not self.table_missing
+
+    def check(self) -> None:
+        """Fail (after the listing is shown) when it is partial: a partial list must not pass
+        for the whole one, for a script least of all."""
+        from orderhist.errors import OrderhistError
+
+        if self.table_missing:
+            raise OrderhistError("the table does not exist, so its refused records could not "
+                                 "be listed (only the queue's given-up batches are): run "
+                                 "`orderhist up`")
+        if not self.complete:
+            raise OrderhistError(
+                f"{self.unread} messages on the rejects queue could not be read (another "
+                "reader holds them, or they arrived during the listing): run `orderhist "
+                "rejects` again")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a stack keeps its rejects."""
+
+    target: aws.Target
+    table: str | None
+    queue: str | None
+
+
+def locate(home) -> Where:
+    from orderhist.state import require_state
+
+    state = require_state(home)
+    return Where(state.target(), state.resources.get("table", {}).get("id"),
+                 state.resources.get("queue", {}).get("id"))
 
 
 def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -> Rejects:
@@ -90,10 +123,10 @@ def refused_lines(dynamodb, table: str, first_emitted: str, last_emitted: str,
 def _query(dynamodb, table: str, partition: str, between: dict | None = None,
            attributes: list[str] | None = None) -> list[dict]:
     request: dict = {"TableName": table, "Limit": QUERY_PAGE_LIMIT,
-                     "KeyConditionExpression": "CustomerID = :p",
+                     "KeyConditionExpression": f"{PARTITION_KEY} = :p",
                      "ExpressionAttributeValues": {":p": {"S": partition}}}
     if between:
-        request["KeyConditionExpression"] += " AND SK BETWEEN :lo AND :hi"
+        request["KeyConditionExpression"] += f" AND {SORT_KEY} BETWEEN :lo AND :hi"
         request["ExpressionAttributeValues"].update(
             {":lo": {"S": between["lo"]}, ":hi": {"S": between["hi"]}})
     if attributes:  # "Data" is one of DynamoDB's reserved words: name them all
@@ -113,7 +146,7 @@ def count_refused(target: aws.Target, table: str) -> int:
     total = 0
     for partition in refusals.reject_partitions():
         request = {"TableName": table, "Select": "COUNT",
-                   "KeyConditionExpression": "CustomerID = :p",
+                   "KeyConditionExpression": f"{PARTITION_KEY} = :p",
                    "ExpressionAttributeValues": {":p": {"S": partition}}}
         while True:
             reply = dynamodb.query(**request)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from orderhist import aws, aws_errors, refusals
+from orderhist import aws, aws_errors, refusals, schema
 from orderhist.rejects import HeldQueue, _identity, _query, is_batch_info
 
 WRITE_BATCH = 25
@@ -124,7 +124,7 @@ class Listing:
         for partition in refusals.reject_partitions():
             for item in _query(dynamodb, self.table, partition):
                 found.append(Entry(refusals.reject_from_item(item),
-                                   {"CustomerID": item["CustomerID"], "SK": item["SK"]}))
+                                   schema.key(*schema.key_of(item))))
         found.sort(key=lambda e: (e.reject.get("arrivedAt", ""), e.reject.get("shardId", ""),
                                   len(e.reject.get("sequenceNumber", "")),
                                   e.reject.get("sequenceNumber", "")))

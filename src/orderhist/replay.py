@@ -30,8 +30,22 @@ class Replay:
     not_replayed: list[tuple[str, str, str]] = field(default_factory=list)
     unread: int = 0  # queue messages this run could not read (another reader holds them)
 
+    def as_json(self) -> dict:
+        return {"batches": self.batches, "records": self.records, "unread": self.unread,
+                "not_replayed": [{"shardId": shard, "sequenceNumbers": span, "reason": why}
+                                 for shard, span, why in self.not_replayed]}
 
-def replay_given_up(target: aws.Target, queue_url: str) -> Replay:
+    def check(self) -> None:
+        """Fail (after the result is shown) when batches stay on the queue."""
+        if self.not_replayed or self.unread:
+            raise OrderhistError(
+                f"{len(self.not_replayed)} given-up batches could not be replayed and "
+                f"{self.unread} queue messages could not be read; they stay on the queue")
+
+
+def replay_given_up(target: aws.Target, queue_url: str | None) -> Replay:
+    if not queue_url:
+        raise OrderhistError("the stack has no rejects queue: run `orderhist up`")
     kinesis = aws.client("kinesis", target)
     result = Replay()
     with HeldQueue(target, queue_url) as held:

@@ -3,12 +3,33 @@ and the host's files, even when the state file is lost or damaged."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 from orderhist import aws, emulator, locks, processes, stack, validate
 from orderhist.lifecycle import (AGENT, DEFAULT_PREFIX, LOCAL_PROCESSES, RUNTIME, Progress,
                                  context_for)
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import DamagedFile, Home, StackState, read_json
+
+
+@dataclass(frozen=True)
+class Before:
+    """What `down` must tell or ask before it starts."""
+
+    damaged: Path | None  # a damaged state file: local processes stop, the file is kept
+    question: str | None  # deleting a stack on AWS: confirm first
+
+
+def before_down(home: Home) -> Before:
+    try:
+        state = StackState.load(home)
+    except DamagedFile as damage:
+        return Before(damage.path, None)
+    if state is not None and state.get("target") == aws.AWS:
+        return Before(None, f"Delete every resource of stack {state.get('prefix')!r} in "
+                            f"{state.get('region')}?")
+    return Before(None, None)
 
 
 def down(home: Home, progress: Progress = lambda n, w: None,

@@ -2,7 +2,7 @@
 
 A value that AWS, the emulator or the file system would refuse later (after the state file
 recorded it, half a stack exists, or a folder was made) is refused here instead, as a
-UsageProblem (exit 2) whose message names the fix. The click layer (cli_options) and the
+UsageProblem (exit 2) whose message names the fix. The click layer (cli.options) and the
 library (lifecycle) call the same functions, so the CLI fails fast and a library caller,
 or a value recorded by an older version, is held to the same rules.
 """
@@ -23,6 +23,11 @@ PARTITION = "aws"
 # What the local stack calls per region (IAM is global); moto serves a region for a service
 # only where botocore's endpoint data lists it.
 STACK_SERVICES = ("dynamodb", "ec2", "kinesis", "lambda", "s3", "sqs", "ssm", "sts")
+
+
+class OptionConflict(UsageProblem):
+    """An option that does not fit the stack it met (known only once its state is read): the
+    CLI reports it as it does click's own usage errors, naming the command's --help."""
 
 
 # ---- regions -------------------------------------------------------------------------------

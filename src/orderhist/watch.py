@@ -171,6 +171,31 @@ def open_watch(home: Home, state: StackState):
     return AwsWatch(state)
 
 
+def begin(home: Home, once: bool):
+    """`orderhist watch`: the stack's watcher (sampled once already for a snapshot) and the
+    screen's title."""
+    from orderhist.state import require_state
+
+    state = require_state(home)
+    watcher = open_watch(home, state)
+    title = f"orderhist watch · {state.get('target')} · {state.get('region')} · " \
+            f"{state.get('prefix')}"
+    if once:
+        watcher.seed_latency()
+        watcher.sample()
+    return watcher, title
+
+
+def status_report(home: Home) -> tuple[dict, Verdict]:
+    """`orderhist status`: lifecycle's report, its verdict added under "verdict"."""
+    from orderhist import lifecycle
+
+    report = lifecycle.status(home)
+    found = status_verdict(report)
+    report["verdict"] = found.as_json()
+    return report, found
+
+
 def status_verdict(report: dict) -> Verdict:
     """The verdict line of `orderhist status`, judged from its own report (one sample: no
     rates, nothing read twice), so status stays as fast as it was."""

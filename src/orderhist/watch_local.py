@@ -80,7 +80,8 @@ class Latency:
                                                                      time.monotonic())
 
     def poll(self) -> None:
-        from orderhist import records
+        from orderhist import records, schema
+        from orderhist.delivery import LATENCY_ATTRIBUTES
 
         now = time.monotonic()
         for key in [k for k, (_, since) in self.pending.items()
@@ -90,15 +91,15 @@ class Latency:
         if not keys:
             return
         reply = self.dynamodb.batch_get_item(RequestItems={self.table: {
-            "Keys": [{"CustomerID": {"S": pk}, "SK": {"S": sk}} for pk, sk in keys],
-            "ProjectionExpression": "CustomerID, SK, EmittedAt, StoredAt"}})
+            "Keys": [schema.key(pk, sk) for pk, sk in keys],
+            "ProjectionExpression": LATENCY_ATTRIBUTES}})
         for item in reply.get("Responses", {}).get(self.table, []):
-            key = (item["CustomerID"]["S"], item["SK"]["S"])
-            emitted = item.get("EmittedAt", {}).get("S")
+            key = schema.key_of(item)
+            emitted = item.get(schema.EMITTED_AT, {}).get("S")
             if key not in self.pending or emitted != self.pending[key][0]:
                 continue  # an older write of the same line: not this one yet
             del self.pending[key]
-            stored = item.get("StoredAt", {}).get("S")
+            stored = item.get(schema.STORED_AT, {}).get("S")
             if stored:
                 delta = records.parse_utc_iso(stored) - records.parse_utc_iso(emitted)
                 self.values.append(delta.total_seconds() * 1000)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orderhist.errors import UsageProblem
-from orderhist.records import LOG_COLUMNS
+from orderhist.schema import CUSTOMER_ID, LOG_COLUMNS
 
 MIB = 1024 * 1024
 # PutRecords' own limits: the buffer can never be bigger than one call.
@@ -347,7 +347,7 @@ def local_agent_config(*, log_dir: Path, stream_name: str, endpoint: str, region
         "flows": [{
             "filePattern": str(Path(log_dir) / "*.log"),
             "kinesisStream": stream_name,
-            "partitionKeyOption": "CustomerID",
+            "partitionKeyOption": CUSTOMER_ID,
             "initialPosition": START_OF_FILE,
             "maxBufferAgeMillis": buffer_age_ms,
             "maxBufferSizeRecords": MAX_BATCH_RECORDS,

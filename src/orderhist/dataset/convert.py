@@ -10,9 +10,9 @@ import csv
 import os
 from pathlib import Path
 
+from ..schema import DATASET_COLUMNS
 from .loaders import gc_paused, read_raw
-from .synth import HEADER
-from .table import FIELDS, normalise_columns
+from .table import normalise_columns
 
 
 def _cell(value) -> str:
@@ -29,17 +29,18 @@ def convert(source: Path, out: Path) -> dict:
         raw = read_raw(Path(source))
         count = len(raw.line_nos)
         normalised, bad = normalise_columns(raw, count)
-    columns = [normalised[f] for f in FIELDS]
-    raw_columns = [raw.columns.get(f) for f in FIELDS]
+    columns = [normalised[f] for f in DATASET_COLUMNS]
+    raw_columns = [raw.columns.get(f) for f in DATASET_COLUMNS]
     structural = {n for n, _ in raw.problems}
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
+        writer.writerow(DATASET_COLUMNS)
         position = 0
         for line_no in range(1, raw.rows + 1):
             if line_no in structural:
-                writer.writerow([""] * len(HEADER))  # keeps its place; read back as missing
+                # Keeps its place; read back as missing.
+                writer.writerow([""] * len(DATASET_COLUMNS))
                 continue
             if bad[position]:
                 writer.writerow([_cell(c[position]) if c is not None else "" for c in raw_columns])

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..schema import (
+    COUNTRY, CUSTOMER_ID, DESCRIPTION, INVOICE_DATE, INVOICE_NO, QUANTITY, STOCK_CODE, UNIT_PRICE,
+)
 from .loaders import gc_paused
 from .sniff import DatasetError
 from .table import load
@@ -62,19 +65,19 @@ def _info(path: Path) -> dict:
         key = codes[a][keep] * (len(uniques[b]) + 1) + codes[b][keep] + 1
         return np.unique(key) // (len(uniques[b]) + 1)
 
-    invoices, customers = uniques["InvoiceNo"], uniques["CustomerID"]
-    per_invoice = per_value("InvoiceNo")
+    invoices, customers = uniques[INVOICE_NO], uniques[CUSTOMER_ID]
+    per_invoice = per_value(INVOICE_NO)
     cancelled = np.fromiter((i[:1] in ("C", "c") for i in invoices), dtype=bool,
                             count=len(invoices))
-    invoices_per_customer = np.bincount(pairs("CustomerID", "InvoiceNo"),
+    invoices_per_customer = np.bincount(pairs(CUSTOMER_ID, INVOICE_NO),
                                         minlength=len(customers))
-    dates_per_invoice = np.bincount(pairs("InvoiceNo", "InvoiceDate"), minlength=len(invoices))
-    dates = [d for d, n in zip(uniques["InvoiceDate"], per_value("InvoiceDate")) if n]
-    countries = sorted(zip(uniques["Country"], per_value("Country").tolist()),
+    dates_per_invoice = np.bincount(pairs(INVOICE_NO, INVOICE_DATE), minlength=len(invoices))
+    dates = [d for d, n in zip(uniques[INVOICE_DATE], per_value(INVOICE_DATE)) if n]
+    countries = sorted(zip(uniques[COUNTRY], per_value(COUNTRY).tolist()),
                        key=lambda kv: -kv[1])
-    stock = per_value("StockCode")
+    stock = per_value(STOCK_CODE)
     specials: dict[str, int] = {}
-    for code, n in zip(uniques["StockCode"], stock.tolist()):
+    for code, n in zip(uniques[STOCK_CODE], stock.tolist()):
         kind = _special(code)
         if kind and n:
             specials[kind] = specials.get(kind, 0) + n
@@ -85,19 +88,19 @@ def _info(path: Path) -> dict:
         "form": table.form,
         "rows": table.rows,
         "invoices": int((per_invoice > 0).sum()),
-        "customers": int((per_value("CustomerID") > 0).sum()),
+        "customers": int((per_value(CUSTOMER_ID) > 0).sum()),
         "repeat_customers": int((invoices_per_customer >= 2).sum()),
-        "guest_rows": int((codes["CustomerID"] < 0).sum()),
+        "guest_rows": int((codes[CUSTOMER_ID] < 0).sum()),
         "cancelled_invoices": int(((per_invoice > 0) & cancelled).sum()),
         "cancelled_rows": int(per_invoice[cancelled].sum()),
         "first_date": min(dates) if dates else None,
         "last_date": max(dates) if dates else None,
         "duplicates": readable - len(np.unique(every, axis=0)) if readable else 0,
-        "negative_quantities": rows_where("Quantity", lambda q: q < 0),
-        "zero_prices": rows_where("UnitPrice", lambda p: p == 0),
-        "negative_prices": rows_where("UnitPrice", lambda p: p < 0),
+        "negative_quantities": rows_where(QUANTITY, lambda q: q < 0),
+        "zero_prices": rows_where(UNIT_PRICE, lambda p: p == 0),
+        "negative_prices": rows_where(UNIT_PRICE, lambda p: p < 0),
         "stock_codes": int((stock > 0).sum()),
-        "lowercase_stock_codes": rows_where("StockCode", lambda c: c != c.upper()),
+        "lowercase_stock_codes": rows_where(STOCK_CODE, lambda c: c != c.upper()),
         "special_stock_codes": dict(sorted(specials.items(), key=lambda kv: -kv[1])),
         "bad_debt_invoices": sorted(str(i) for i, n in zip(invoices, per_invoice)
                                     if n and i[:1] in ("A", "a")),
@@ -107,13 +110,13 @@ def _info(path: Path) -> dict:
                             "lines": 0 if biggest is None else int(per_invoice[biggest])},
         "invoices_with_two_dates": int((dates_per_invoice > 1).sum()),
         "descriptions": {
-            "missing": rows_where("Description", lambda d: not d.strip()),
-            "trailing_space": rows_where("Description", lambda d: d.strip() and d[-1] == " "),
-            "leading_space": rows_where("Description", lambda d: d.strip() and d[0] == " "),
-            "comma": rows_where("Description", lambda d: "," in d),
-            "double_quote": rows_where("Description", lambda d: '"' in d),
-            "apostrophe": rows_where("Description", lambda d: "'" in d),
-            "pound_sign": rows_where("Description", lambda d: "£" in d),
+            "missing": rows_where(DESCRIPTION, lambda d: not d.strip()),
+            "trailing_space": rows_where(DESCRIPTION, lambda d: d.strip() and d[-1] == " "),
+            "leading_space": rows_where(DESCRIPTION, lambda d: d.strip() and d[0] == " "),
+            "comma": rows_where(DESCRIPTION, lambda d: "," in d),
+            "double_quote": rows_where(DESCRIPTION, lambda d: '"' in d),
+            "apostrophe": rows_where(DESCRIPTION, lambda d: "'" in d),
+            "pound_sign": rows_where(DESCRIPTION, lambda d: "£" in d),
         },
         "unreadable_rows": len(table.problems),
         "problems": [{"line": n, "reason": reason} for n, reason in table.problems[:MAX_PROBLEMS]],

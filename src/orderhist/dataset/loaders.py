@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import records
 from ..records import OrderLine, RecordError
+from ..schema import DATASET_COLUMNS, INVOICE_DATE, INVOICE_NO, LINE_NO, STOCK_CODE
 from . import sniff
 from .sniff import DatasetError
 
@@ -85,12 +86,12 @@ def read_raw(path: Path, thorough: bool = True) -> Raw:
         wanted = sorted(positions.items(), key=lambda item: item[1])
         transposed = list(zip(*rows)) if rows else [()] * width
         columns = {name: transposed[n] for name, n in wanted}
-        dates = date_converter(columns["InvoiceDate"], thorough, path)
+        dates = date_converter(columns[INVOICE_DATE], thorough, path)
         form["dates"] = "day/month" if dates.day_first else "month/day"
         return Raw(form, columns, line_nos, problems, count, dates)
-    count = len(columns["InvoiceNo"])
+    count = len(columns[INVOICE_NO])
     return Raw({"container": kind}, columns, list(range(1, count + 1)), [], count,
-               date_converter(columns["InvoiceDate"], thorough, path))
+               date_converter(columns[INVOICE_DATE], thorough, path))
 
 
 # -- CSV: streamed, standard library only (the generator reads it on every run) ----------------
@@ -223,19 +224,13 @@ def _rows(reader) -> Iterator[list[str] | RecordError]:
 
 
 def _record(row, positions, line_no, dates) -> OrderLine | RecordError:
-    description = positions.get("Description")
+    # A column the header lacks is one sniff lets be missing: read as empty.
+    fields = {name: row[positions[name]] if name in positions else ""
+              for name in DATASET_COLUMNS}
     try:
-        return records.from_fields({
-            "InvoiceNo": row[positions["InvoiceNo"]],
-            "StockCode": row[positions["StockCode"]],
-            "Description": row[description] if description is not None else "",
-            "Quantity": row[positions["Quantity"]],
-            "InvoiceDate": dates(row[positions["InvoiceDate"]]),
-            "UnitPrice": row[positions["UnitPrice"]],
-            "CustomerID": row[positions["CustomerID"]],
-            "Country": row[positions["Country"]],
-            "LineNo": line_no,
-        })
+        fields[INVOICE_DATE] = dates(fields[INVOICE_DATE])
+        fields[LINE_NO] = line_no
+        return records.from_fields(fields)
     except RecordError as error:
         return error
 
@@ -329,6 +324,16 @@ def text_cell(value):
     return "" if value is None else value
 
 
+def cell_reader(field: str, raw: Raw):
+    """What a raw cell of the column goes through before `records.from_fields`, if anything:
+    a code read as a number back to its digits, a date in the file's own form to ISO."""
+    if field in (INVOICE_NO, STOCK_CODE):
+        return text_cell
+    if field == INVOICE_DATE:
+        return raw.dates
+    return None
+
+
 def _distinct(values) -> list:
     if hasattr(values, "unique"):
         if str(getattr(values, "dtype", "")).startswith("datetime"):
@@ -380,22 +385,18 @@ ROW_CHUNK = 10_000
 
 def _iter_columns(raw: Raw, start: int) -> Iterator[Item]:
     columns = raw.columns
-    names = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-             "CustomerID", "Country")
-    dates = raw.dates
+    preparers = [(n, p) for n in DATASET_COLUMNS if (p := cell_reader(n, raw)) is not None]
     total = len(raw.line_nos)
     for first in range(start, total, ROW_CHUNK):
         end = min(first + ROW_CHUNK, total)
         lists = [as_list(columns[n], first, end) if n in columns else [""] * (end - first)
-                 for n in names]
-        for line_no, (inv, code, desc, qty, when, price, customer, country) in zip(
-                raw.line_nos[first:end], zip(*lists)):
+                 for n in DATASET_COLUMNS]
+        for line_no, values in zip(raw.line_nos[first:end], zip(*lists)):
+            fields = dict(zip(DATASET_COLUMNS, values))
             try:
-                yield line_no, records.from_fields({
-                    "InvoiceNo": text_cell(inv), "StockCode": text_cell(code),
-                    "Description": desc, "Quantity": qty, "InvoiceDate": dates(when),
-                    "UnitPrice": price, "CustomerID": customer, "Country": country,
-                    "LineNo": line_no,
-                })
+                for name, prepare in preparers:
+                    fields[name] = prepare(fields[name])
+                fields[LINE_NO] = line_no
+                yield line_no, records.from_fields(fields)
             except RecordError as error:
                 yield line_no, error

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import UsageProblem
 from ..records import RecordError
+from ..schema import CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_NO, UNIT_PRICE
 
 
 class DatasetError(UsageProblem):
@@ -20,20 +21,24 @@ class DatasetError(UsageProblem):
 
 PARQUET, XLSX, CSV = "parquet", "xlsx", "csv"
 
-# Column names as they are spelled in the wild, reduced to lowercase letters and digits.
+
+def _spelling(name) -> str:
+    """A column name reduced to lowercase letters and digits: how names are compared."""
+    return re.sub(r"[^0-9a-z]", "", str(name).lower())
+
+
+# Column names as they are spelled in the wild: each column's own, and the other names Online
+# Retail II and exports give them.
 COLUMN_ALIASES = {
-    "invoiceno": "InvoiceNo", "invoice": "InvoiceNo", "invoicenumber": "InvoiceNo",
-    "stockcode": "StockCode", "description": "Description", "quantity": "Quantity",
-    "invoicedate": "InvoiceDate", "unitprice": "UnitPrice", "price": "UnitPrice",
-    "customerid": "CustomerID", "customer": "CustomerID", "country": "Country",
+    **{_spelling(column): column for column in DATASET_COLUMNS},
+    "invoice": INVOICE_NO, "invoicenumber": INVOICE_NO, "price": UNIT_PRICE,
+    "customer": CUSTOMER_ID,
 }
-REQUIRED = ("InvoiceNo", "StockCode", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID",
-            "Country")
+REQUIRED = tuple(c for c in DATASET_COLUMNS if c != DESCRIPTION)
 
 
 def canonical_column(name) -> str | None:
-    key = re.sub(r"[^0-9a-z]", "", str(name).lower())
-    return COLUMN_ALIASES.get(key)
+    return COLUMN_ALIASES.get(_spelling(name))
 
 
 def map_header(names, source: Path | str = "the file") -> dict[str, int]:

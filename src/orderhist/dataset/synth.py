@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ..errors import UsageProblem
+from ..schema import CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, UNIT_PRICE
 from . import catalog, vocab
 from .catalog import FIRST_MOMENT, LAST_MOMENT, Product, format_price
 
@@ -24,8 +25,6 @@ FIRST_CUSTOMER = 17850
 FIRST_INVOICE, LAST_INVOICE = 536365, 581587
 BAD_DEBT_DAY = datetime(2011, 8, 12, 14, 50)
 BAD_DEBT_MILLI = 11_062_060
-HEADER = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-          "CustomerID", "Country")
 
 
 @dataclass
@@ -322,7 +321,7 @@ def write_synthetic(out: Path, rows: int, seed: int) -> None:
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
+        writer.writerow(DATASET_COLUMNS)
         for number, code, description, qty, when, price, customer, country in data:
             writer.writerow((number, code, description, qty, kaggle_date(when), price,
                              "" if customer is None else customer, country))
@@ -334,9 +333,9 @@ def synth(rows: int, seed: int):
     import pandas as pd
 
     data = synth_rows(rows, seed)
-    frame = pd.DataFrame(data, columns=list(HEADER))
-    frame["Description"] = frame["Description"].mask(frame["Description"] == "")
-    frame["InvoiceDate"] = pd.to_datetime(frame["InvoiceDate"])
-    frame["UnitPrice"] = frame["UnitPrice"].astype(float)
-    frame["CustomerID"] = frame["CustomerID"].astype("float64")
+    frame = pd.DataFrame(data, columns=list(DATASET_COLUMNS))
+    frame[DESCRIPTION] = frame[DESCRIPTION].mask(frame[DESCRIPTION] == "")
+    frame[INVOICE_DATE] = pd.to_datetime(frame[INVOICE_DATE])
+    frame[UNIT_PRICE] = frame[UNIT_PRICE].astype(float)
+    frame[CUSTOMER_ID] = frame[CUSTOMER_ID].astype("float64")
     return frame

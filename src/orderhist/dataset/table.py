@@ -13,19 +13,16 @@ from pathlib import Path
 
 from .. import records
 from ..records import RecordError
-from .loaders import Raw, gc_paused, read_raw, text_cell
+from ..schema import (
+    COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, INVOICE_NO, LINE_NO,
+    QUANTITY, STOCK_CODE, UNIT_PRICE,
+)
+from .loaders import Raw, cell_reader, gc_paused, read_raw
 
-FIELDS = ("InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
-          "CustomerID", "Country")
-ATTRIBUTE = {
-    "InvoiceNo": "invoice_no", "StockCode": "stock_code", "Description": "description",
-    "Quantity": "quantity", "InvoiceDate": "invoice_date", "UnitPrice": "unit_price",
-    "CustomerID": "customer_id", "Country": "country",
-}
 _PROBE = {
-    "InvoiceNo": "1", "StockCode": "X", "Description": "", "Quantity": "1",
-    "InvoiceDate": "2000-01-01T00:00:00", "UnitPrice": "1", "CustomerID": "", "Country": "",
-    "LineNo": 1,
+    INVOICE_NO: "1", STOCK_CODE: "X", DESCRIPTION: "", QUANTITY: "1",
+    INVOICE_DATE: "2000-01-01T00:00:00", UNIT_PRICE: "1", CUSTOMER_ID: "", COUNTRY: "",
+    LINE_NO: 1,
 }
 
 
@@ -48,24 +45,16 @@ class Table:
             import numpy as np
             import pandas as pd
 
-            data = {"LineNo": self.line_nos}
-            for field in FIELDS:
+            data = {LINE_NO: self.line_nos}
+            for field in DATASET_COLUMNS:
                 values = self.uniques[field]
                 # The last slot answers for -1.
                 data[field] = np.append(values, None)[self.codes[field]] if len(values) else \
                     np.full(len(self.line_nos), None, dtype=object)
             frame = pd.DataFrame(data)
-            frame["Quantity"] = frame["Quantity"].astype(np.int64)
+            frame[QUANTITY] = frame[QUANTITY].astype(np.int64)
             self._frame = frame
         return self._frame
-
-
-def _prepare(field: str, raw: Raw):
-    if field in ("InvoiceNo", "StockCode"):
-        return text_cell
-    if field == "InvoiceDate":
-        return raw.dates
-    return None
 
 
 def _factorised(raw: Raw, count: int):
@@ -78,7 +67,7 @@ def _factorised(raw: Raw, count: int):
     import pandas as pd
 
     codes, distinct = {}, {}
-    for field in FIELDS:
+    for field in DATASET_COLUMNS:
         values = raw.columns.get(field)
         if values is None:  # Description may be absent
             values = [""] * count
@@ -93,30 +82,30 @@ def _factorised(raw: Raw, count: int):
                                        count=len(values))
         # The last slot answers for missing values (factorize's -1).
         distinct[field] = list(uniques) + [None]
-    out = {f: np.empty(len(distinct[f]), dtype=object) for f in FIELDS}
-    bad = {f: np.zeros(len(distinct[f]), dtype=bool) for f in FIELDS}
-    prepare = {f: _prepare(f, raw) for f in FIELDS}
+    out = {f: np.empty(len(distinct[f]), dtype=object) for f in DATASET_COLUMNS}
+    bad = {f: np.zeros(len(distinct[f]), dtype=bool) for f in DATASET_COLUMNS}
+    prepare = {f: cell_reader(f, raw) for f in DATASET_COLUMNS}
 
     def value_of(field, n):
         value = distinct[field][n]
         return prepare[field](value) if prepare[field] is not None else value
 
     for n in range(max(len(v) for v in distinct.values())):
-        fields = [f for f in FIELDS if n < len(distinct[f])]
+        fields = [f for f in DATASET_COLUMNS if n < len(distinct[f])]
         try:
             line = records.from_fields({**_PROBE, **{f: value_of(f, n) for f in fields}})
         except RecordError:
             for field in fields:
                 try:
                     line = records.from_fields({**_PROBE, field: value_of(field, n)})
-                    out[field][n] = getattr(line, ATTRIBUTE[field])
+                    out[field][n] = getattr(line, records.ATTRIBUTE[field])
                 except RecordError:
                     bad[field][n] = True
             continue
         for field in fields:
-            out[field][n] = getattr(line, ATTRIBUTE[field])
+            out[field][n] = getattr(line, records.ATTRIBUTE[field])
     rows_bad = np.zeros(count, dtype=bool)
-    for field in FIELDS:
+    for field in DATASET_COLUMNS:
         rows_bad |= bad[field][codes[field]]
     return codes, out, rows_bad
 
@@ -124,7 +113,7 @@ def _factorised(raw: Raw, count: int):
 def normalise_columns(raw: Raw, count: int) -> tuple[dict, object]:
     """{field: normalised value of each row (object array)}, and which rows are unreadable."""
     codes, out, rows_bad = _factorised(raw, count)
-    return {f: out[f][codes[f]] for f in FIELDS}, rows_bad
+    return {f: out[f][codes[f]] for f in DATASET_COLUMNS}, rows_bad
 
 
 def load(path: Path, thorough: bool = True) -> Table:
@@ -146,7 +135,7 @@ def _load(path: Path, thorough: bool) -> Table:
     problems.sort()
     good = ~bad
     canonical_codes, uniques = {}, {}
-    for field in FIELDS:
+    for field in DATASET_COLUMNS:
         # Different raw spellings can normalise alike ("17850" and 17850.0): count them once.
         canonical, distinct = pd.factorize(out[field], use_na_sentinel=True)
         row_codes = codes[field][good]
@@ -158,12 +147,12 @@ def _load(path: Path, thorough: bool) -> Table:
 
 def _reason(raw: Raw, pos: int) -> str:
     """from_fields' own message for the whole row: the first bad field, in its order."""
-    fields: dict = {"LineNo": raw.line_nos[pos]}
+    fields: dict = {LINE_NO: raw.line_nos[pos]}
     date_error = None
-    for field in FIELDS:
+    for field in DATASET_COLUMNS:
         values = raw.columns.get(field)
         value = "" if values is None else values[pos]
-        prepare = _prepare(field, raw)
+        prepare = cell_reader(field, raw)
         try:
             fields[field] = prepare(value) if prepare is not None else value
         except RecordError as error:  # only the date has a step of its own that can fail
@@ -171,7 +160,7 @@ def _reason(raw: Raw, pos: int) -> str:
             break
     if date_error is not None:
         # The fields from_fields reads before the date may still fail first.
-        fields.update({k: v for k, v in _PROBE.items() if k not in fields or k == "InvoiceDate"})
+        fields.update({k: v for k, v in _PROBE.items() if k not in fields or k == INVOICE_DATE})
     try:
         records.from_fields(fields)
     except RecordError as error:

@@ -16,6 +16,7 @@ MODULES = (
     ("orderhist/errors.py", PACKAGE_ROOT / "errors.py"),
     ("orderhist/records.py", PACKAGE_ROOT / "records.py"),
     ("orderhist/refusals.py", PACKAGE_ROOT / "refusals.py"),
+    ("orderhist/schema.py", PACKAGE_ROOT / "schema.py"),
     ("orderhist/function/__init__.py", None),
     ("orderhist/function/handler.py", PACKAGE_ROOT / "function" / "handler.py"),
 )

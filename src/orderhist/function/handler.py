@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from orderhist import aws_errors, records, refusals
+from orderhist import aws_errors, records, refusals, schema
 
 HANDLER = "orderhist.function.handler.handler"
 BATCH_WRITE_LIMIT = 25
@@ -77,7 +77,7 @@ def handler(event, context):
     # mapping's given-up batches.)
     for sequence, reject in rejects:
         item = refusals.reject_to_item(reject)
-        items[(item["CustomerID"]["S"], item["SK"]["S"])] = (item, [sequence])
+        items[schema.key_of(item)] = (item, [sequence])
     failed = _write_items(list(items.values()), context)
     # One line per invocation and one per refused record: what `orderhist logs function`
     # (CloudWatch Logs on AWS) shows between START and END.
@@ -123,7 +123,7 @@ def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:
     Returns the sequence numbers of lines that still could not be written."""
     table = os.environ["TABLE_NAME"]
     dynamodb = _client("dynamodb")
-    sequences_of = {_key_of(item): sequences for item, sequences in pending}
+    sequences_of = {schema.key_of(item): sequences for item, sequences in pending}
     requests = [{"PutRequest": {"Item": item}} for item, _ in pending]
     wrote_any = False
     attempt = 0
@@ -154,11 +154,7 @@ def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:
             break
         time.sleep(delay)
     return [sequence for request in requests
-            for sequence in sequences_of[_key_of(request["PutRequest"]["Item"])]]
-
-
-def _key_of(item: dict) -> tuple[str, str]:
-    return item["CustomerID"]["S"], item["SK"]["S"]
+            for sequence in sequences_of[schema.key_of(request["PutRequest"]["Item"])]]
 
 
 def _remaining_ms(context) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from orderhist.resources import (
     UNCHANGED, UPDATED, Resource, create_when_name_free, missing, unless_missing,
 )
+from orderhist.schema import table_shape
 
 # How long `up` waits for a name `down` just gave back: a deleted queue's is refused for 60 s;
 # a stream or table takes seconds to minutes to finish DELETING.
@@ -67,29 +68,6 @@ class Stream(Resource):
     def delete(self, ctx, record):
         unless_missing(ctx.client("kinesis").delete_stream,
                        StreamName=record["id"], EnforceConsumerDeletion=True)
-
-
-def table_shape(name: str) -> dict:
-    """The orders table's key schema and its ByInvoice index, as create_table takes them:
-    the one definition the stack, the tests and the benchmarks share."""
-    return {
-        "TableName": name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": "CustomerID", "AttributeType": "S"},
-            {"AttributeName": "SK", "AttributeType": "S"},
-            {"AttributeName": "InvoiceNo", "AttributeType": "S"},
-            {"AttributeName": "LineNo", "AttributeType": "N"},
-        ],
-        "KeySchema": [{"AttributeName": "CustomerID", "KeyType": "HASH"},
-                      {"AttributeName": "SK", "KeyType": "RANGE"}],
-        "GlobalSecondaryIndexes": [{
-            "IndexName": "ByInvoice",
-            "KeySchema": [{"AttributeName": "InvoiceNo", "KeyType": "HASH"},
-                          {"AttributeName": "LineNo", "KeyType": "RANGE"}],
-            "Projection": {"ProjectionType": "ALL"},
-        }],
-    }
 
 
 class Table(Resource):

@@ -19,7 +19,7 @@ from orderhist import aws, logs
 from orderhist.runtime.stats import read_stats
 from orderhist.runtime.supervisor import Supervisor
 
-__all__ = ["run_runtime", "read_stats"]
+__all__ = ["run_runtime", "run_local", "local_target", "read_stats"]
 
 log = logging.getLogger("orderhist.runtime")
 
@@ -66,6 +66,26 @@ def run_runtime(target: aws.Target, work_dir: Path, stop: threading.Event | None
         os.close(lock)
         log.info("runtime stopped")
     return 0
+
+
+def run_local(home, endpoint_url: str | None = None, region: str | None = None) -> int:
+    """`runtime run`: serve the local stack of `home` (its emulator and region, unless
+    given) from its runtime directory."""
+    return run_runtime(local_target(home, endpoint_url, region), home.runtime_dir)
+
+
+def local_target(home, endpoint_url: str | None = None, region: str | None = None) -> aws.Target:
+    """The emulator to poll: the one given, else the one the state file records."""
+    from orderhist.errors import OrderhistError
+    from orderhist.state import StackState
+
+    # `up` passes both: a runtime it started must not depend on the state file's health.
+    state = StackState.load(home) if not (endpoint_url and region) else None
+    endpoint_url = endpoint_url or (state.get("endpoint") if state else None)
+    region = region or (state.get("region") if state else None) or aws.DEFAULT_REGION
+    if not endpoint_url:
+        raise OrderhistError("no emulator endpoint: run `orderhist up` or pass --endpoint-url")
+    return aws.Target(aws.LOCAL, region, endpoint_url)
 
 
 def _lock(work_dir: Path) -> int | None:

@@ -5,11 +5,11 @@ import sys
 
 import click
 
-from orderhist.cli import Context, cli, pass_context, print_json
+from orderhist.cli.options import Context, pass_context, print_json
 from orderhist.logview import SOURCES
 
 
-@cli.command()
+@click.command()
 @click.option("--once", is_flag=True, help="Print one snapshot and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --once: the snapshot as JSON.")
 @click.option("--interval", type=click.FloatRange(0.2, 60), default=1.0, show_default=True,
@@ -20,17 +20,11 @@ def watch(ctx: Context, once: bool, as_json: bool, interval: float) -> None:
     consumer's lag, latency of recent lines, and a verdict naming the first stage that is
     stuck or failing."""
     from orderhist import watch as watching
-    from orderhist.state import require_state
 
     if as_json and not once:
         raise click.UsageError("--json needs --once")
-    state = require_state(ctx.home)
-    watcher = watching.open_watch(ctx.home, state)
-    title = f"orderhist watch · {state.get('target')} · {state.get('region')} · " \
-            f"{state.get('prefix')}"
+    watcher, title = watching.begin(ctx.home, once)
     if once:
-        watcher.seed_latency()
-        watcher.sample()
         if as_json:
             print_json(watching.snapshot_json(watcher, watcher.history))
         else:
@@ -44,7 +38,7 @@ def watch(ctx: Context, once: bool, as_json: bool, interval: float) -> None:
     live(watcher, title, interval)
 
 
-@cli.command()
+@click.command()
 @click.argument("source", required=False, type=click.Choice(SOURCES))
 @click.option("-f", "--follow", is_flag=True, help="Stay open and print new lines as they come.")
 @click.option("--since", help="Only lines from this long ago (10m, 2h, 1d) or this ISO 8601 "
@@ -55,14 +49,10 @@ def logs(ctx: Context, source: str | None, follow: bool, since: str | None) -> N
     END and REPORT lines), emulator, host. Without a name all of them, interleaved by time,
     each line prefixed by its source."""
     from orderhist import logview
-    from orderhist.state import require_state
 
-    start = logview.parse_since(since)
-    state = require_state(ctx.home)
-    reader = logview.open_logs(ctx.home, state, source, start)
-    if source == "host" and state.get("target") == "local":
-        click.echo("the local host is this machine: the generator keeps no log, and the "
-                   "host's shipper is `orderhist logs agent`", err=True)
+    opened = logview.open_for(ctx.home, source, since)
+    if opened.note:
+        click.echo(opened.note, err=True)
 
     def show(found) -> None:
         for line in found:
@@ -71,9 +61,9 @@ def logs(ctx: Context, source: str | None, follow: bool, since: str | None) -> N
         sys.stdout.flush()
 
     try:
-        show(logview.lines(reader, start))
+        show(logview.lines(opened.reader, opened.start))
         if follow:
-            for found in logview.follow(reader):
+            for found in logview.follow(opened.reader):
                 show(found)
     except KeyboardInterrupt:
         pass
@@ -81,18 +71,16 @@ def logs(ctx: Context, source: str | None, follow: bool, since: str | None) -> N
         sys.stderr.close()
 
 
-@cli.command()
+@click.command()
 @click.option("--shell", type=click.Choice(["sh", "fish", "powershell"]), default="sh",
               show_default=True, help="The shell the lines are for (sh: bash, zsh, dash).")
 @pass_context
 def env(ctx: Context, shell: str) -> None:
     """Shell lines that point the AWS CLI and boto3 at this stack:
     eval "$(orderhist env)", then e.g. aws dynamodb scan --table-name orderhist-orders."""
-    from orderhist import emulator, envcmd
-    from orderhist.state import require_state
+    from orderhist import envcmd
 
-    state = require_state(ctx.home)
-    sys.stdout.write(envcmd.render(state, shell))
-    if state.get("target") == "local" and not emulator.is_healthy(state.get("endpoint")):
-        # The lines are right for when it runs again; the user should know it does not now.
+    lines, emulator_stopped = envcmd.for_home(ctx.home, shell)
+    sys.stdout.write(lines)
+    if emulator_stopped:
         click.echo("warning: the local emulator is not running: run `orderhist up`", err=True)

@@ -1,9 +1,17 @@
-"""Shared click parameter types: each runs a library check while the command line is parsed,
-so a bad value is exit 2 with one line before the command loads a state, starts anything
-or creates a folder. The checks themselves live in the library (validate, history), where
-the library's own callers meet them too."""
+"""What every command module shares: the run's Context, `--json` and its printer, and the
+click parameter types.
+
+Each parameter type runs a library check while the command line is parsed, so a bad value
+is exit 2 with one line before the command loads a state, starts anything or creates a
+folder. The checks themselves live in the library (validate, history), where the library's
+own callers meet them too.
+
+Command modules import this module and the library, never `orderhist.cli` itself: the
+package's `__init__` imports them to register their commands, so the flow stays one-way.
+"""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -12,6 +20,41 @@ import click
 
 from orderhist import validate
 from orderhist.errors import UsageProblem
+from orderhist.state import Home
+
+
+class Context:
+    # This run's, for `main`'s error messages: click's context is gone by the time they print.
+    current: "Context | None" = None
+
+    def __init__(self, home: Home, verbose: bool):
+        self.home = home
+        self.verbose = verbose
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def json_option(function):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(function)
+
+
+def print_json(data) -> None:
+    """--json output. Plain print: rich would re-wrap long lines and highlight, which breaks
+    piping to jq; and a --json run need not import rich at all."""
+    import json
+
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@contextlib.contextmanager
+def option_conflicts():
+    """A library's OptionConflict (options that do not fit this stack) reported as click's
+    own usage errors are: one line naming the command's --help."""
+    try:
+        yield
+    except validate.OptionConflict as conflict:
+        raise click.UsageError(str(conflict)) from None
 
 
 class Checked(click.ParamType):

@@ -1,5 +1,5 @@
-"""Helpers shared by the agent's tests: streams on the moto server, order lines, the agent in a
-thread or as a real `python -m orderhist agent run` process. No tests here."""
+"""The agent tests' helpers: streams on the moto server, log files of order lines,
+the agent in a thread or as a real `python -m orderhist agent run` process."""
 from __future__ import annotations
 
 import collections
@@ -10,11 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-from decimal import Decimal
 from pathlib import Path
 
 from orderhist import aws, records
 from orderhist.agent import local_agent_config, read_checkpoints, read_stats, run_agent
+
+from helpers import waiting
+from helpers.lines import order_line
 
 REGION = "us-east-1"
 
@@ -57,24 +59,6 @@ def wait_for_lines(client, stream: str, expected: int, timeout: float = 30.0) ->
         if len(line_numbers(found)) >= expected or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
-
-
-def order_line(line_no: int, customer: str | None = "17850", description: str | None = None,
-               invoice: str | None = None) -> str:
-    """One log line as the generator writes it (RFC 4180), with its "\\n"."""
-    line = records.OrderLine(
-        invoice_no=invoice or f"5{line_no // 10:05d}",
-        stock_code="85123A",
-        description=description or f'WHITE "HANGING" HEART, T-LIGHT HOLDER #{line_no}',
-        quantity=6,
-        invoice_date="2010-12-01T08:26:00",
-        unit_price=Decimal("2.55"),
-        customer_id=customer,
-        country="United Kingdom",
-        line_no=line_no,
-        emitted_at=records.utc_now_iso_ms(),
-    )
-    return records.to_log_line(line) + "\n"
 
 
 def write_lines(path: Path, numbers, **kwargs) -> None:
@@ -152,7 +136,7 @@ class AgentThread:
 
 def start_agent_process(home: Path, config_path: Path, stderr_path: Path) -> subprocess.Popen:
     env = aws.local_child_environment(REGION)
-    src = str(Path(__file__).resolve().parent.parent / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     with open(stderr_path, "ab") as stderr:
         return subprocess.Popen(
@@ -168,11 +152,5 @@ def kill(process: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 
 
 
 def wait_until(predicate, timeout: float, message: str, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        time.sleep(interval)
+    """helpers.waiting.wait_until with the agent tests' order of arguments (message third)."""
+    return waiting.wait_until(predicate, timeout, interval, message)
