@@ -85,9 +85,9 @@ def status(ctx: Context, as_json: bool) -> None:
 
     report = lifecycle.status(ctx.home)
     found = status_verdict(report)
-    report["verdict"] = found.as_json()
+    report.verdict = found
     if as_json:
-        print_json(report)
+        print_json(report.to_json())
     else:
         from orderhist.render_watch import verdict_text
 
@@ -117,7 +117,7 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
     from orderhist.state import require_state
 
     state = require_state(ctx.home)
-    if state.get("target") == "local":
+    if state.kind == "local":
         _require_local_pipeline(ctx, state)
         with _writing(count, not as_json and sys.stdout.isatty()):
             result = loggen.generate(ctx.home, count, source=source, now=now, rate=rate)
@@ -176,7 +176,7 @@ def _require_local_pipeline(ctx: Context, state) -> None:
     from orderhist import emulator, processes
     from orderhist.errors import OrderhistError
 
-    if not emulator.is_healthy(state.get("endpoint")):
+    if not emulator.is_healthy(state.endpoint):
         raise OrderhistError("the local emulator is not running: run `orderhist up` to restart it")
     for name in ("agent", "runtime"):
         if not processes.status(ctx.home, name)["alive"]:
@@ -220,7 +220,7 @@ def orders(ctx: Context, customer, invoice, limit, after, since, until, follow, 
                                "orders")
     history.date_bounds(since, until)  # a range that ends before it starts: exit 2 now
     state = require_state(ctx.home)
-    table = state.resources.get("table", {}).get("id") or f"{state.get('prefix')}-orders"
+    table = state.resource_id("table") or f"{state.prefix}-orders"
     # No health probe first: a stopped emulator shows up as a refused connection, which
     # `main` reports as "run orderhist up", and `orders` stays one request fast.
     table_view = not (as_json or as_csv)
@@ -287,7 +287,7 @@ def rejects(ctx: Context, replay: bool, limit: int, show_all: bool, clear: bool,
     state = require_state(ctx.home)
     from orderhist.errors import OrderhistError
 
-    queue = state.resources.get("queue", {}).get("id")
+    queue = state.resource_id("queue")
     if clear and (as_json or replay):
         raise click.UsageError("--clear works on the grouped view: drop --json and --replay")
     if replay:
@@ -295,7 +295,7 @@ def rejects(ctx: Context, replay: bool, limit: int, show_all: bool, clear: bool,
         return
     from orderhist.rejects import list_rejects
 
-    table = state.resources.get("table", {}).get("id")
+    table = state.resource_id("table")
     if as_json:
         found = list_rejects(state.target(), table, queue)
         print_json(found.all)
@@ -369,9 +369,9 @@ def down(ctx: Context, yes: bool, keep_host_data: bool) -> None:
         click.echo(f"Warning: {damage.path} is damaged: stopping this home's local processes "
                    f"and keeping the file as {damage.path.name}.damaged (a stack on AWS is "
                    "not deleted: find it by its tag orderhist:stack)", err=True)
-    if state is not None and state.get("target") == "aws" and not yes:
-        click.confirm(f"Delete every resource of stack {state.get('prefix')!r} in "
-                      f"{state.get('region')}?", abort=True)
+    if state is not None and state.kind == "aws" and not yes:
+        click.confirm(f"Delete every resource of stack {state.prefix!r} in "
+                      f"{state.region}?", abort=True)
     with render.step_progress("orderhist down") as progress:
         deleted = teardown.down(ctx.home, progress, keep_host_data=keep_host_data)
     render.console.print(f"[bold]down[/]: {len(deleted)} resources deleted, local processes stopped")

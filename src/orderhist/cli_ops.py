@@ -26,8 +26,8 @@ def watch(ctx: Context, once: bool, as_json: bool, interval: float) -> None:
         raise click.UsageError("--json needs --once")
     state = require_state(ctx.home)
     watcher = watching.open_watch(ctx.home, state)
-    title = f"orderhist watch · {state.get('target')} · {state.get('region')} · " \
-            f"{state.get('prefix')}"
+    title = f"orderhist watch · {state.kind} · {state.region} · " \
+            f"{state.prefix}"
     if once:
         watcher.seed_latency()
         watcher.sample()
@@ -60,7 +60,7 @@ def logs(ctx: Context, source: str | None, follow: bool, since: str | None) -> N
     start = logview.parse_since(since)
     state = require_state(ctx.home)
     reader = logview.open_logs(ctx.home, state, source, start)
-    if source == "host" and state.get("target") == "local":
+    if source == "host" and state.kind == "local":
         click.echo("the local host is this machine: the generator keeps no log, and the "
                    "host's shipper is `orderhist logs agent`", err=True)
 
@@ -93,6 +93,6 @@ def env(ctx: Context, shell: str) -> None:
 
     state = require_state(ctx.home)
     sys.stdout.write(envcmd.render(state, shell))
-    if state.get("target") == "local" and not emulator.is_healthy(state.get("endpoint")):
+    if state.kind == "local" and not emulator.is_healthy(state.endpoint):
         # The lines are right for when it runs again; the user should know it does not now.
         click.echo("warning: the local emulator is not running: run `orderhist up`", err=True)

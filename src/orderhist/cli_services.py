@@ -77,8 +77,8 @@ def runtime_run(ctx: Context, endpoint_url: str | None, region: str | None) -> N
 
     # `up` passes both: a runtime it started must not depend on the state file's health.
     state = StackState.load(ctx.home) if not (endpoint_url and region) else None
-    endpoint_url = endpoint_url or (state.get("endpoint") if state else None)
-    region = region or (state.get("region") if state else None) or aws.DEFAULT_REGION
+    endpoint_url = endpoint_url or (state.endpoint if state else None)
+    region = region or (state.region if state else None) or aws.DEFAULT_REGION
     if not endpoint_url:
         raise OrderhistError("no emulator endpoint: run `orderhist up` or pass --endpoint-url")
     target = aws.Target(aws.LOCAL, region, endpoint_url)

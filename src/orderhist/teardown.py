@@ -54,7 +54,7 @@ def _down(home: Home, state: StackState, progress: Progress) -> list[str]:
     # fails); stopping the emulator below removes it whole.
     reachable = validate.unservable(target) is None and (
         not target.is_local or emulator.is_healthy(target.endpoint_url))
-    if reachable and state.get("account"):
+    if reachable and state.account:
         deleted = stack.destroy(context_for(state, target), state, progress)
         deleted += stack.sweep_strays(context_for(state, target), progress)
     if target.is_local:
