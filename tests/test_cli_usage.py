@@ -4,6 +4,7 @@ stderr and the exit code; the subprocess end-to-end tests cover the same `main` 
 from __future__ import annotations
 
 import errno
+import json
 import sys
 from pathlib import Path
 
@@ -240,8 +241,8 @@ def test_verbose_shows_the_traceback_of_failures_but_not_of_usage_problems(home,
 def test_declining_a_confirmation_is_aborted_exit_1(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setattr(StackState, "load", classmethod(
-        lambda cls, h: StackState(h, {"target": "aws", "prefix": "p", "region": "us-east-1"})))
+    (home / "state.json").write_text(json.dumps(
+        {"version": 1, "target": "aws", "prefix": "p", "region": "us-east-1", "resources": {}}))
     with CliRunner().isolation(input="n\n", env={"ORDERHIST_HOME": None}) as (out, err, *_):
         saved, sys.argv = sys.argv, ["orderhist", "--home", str(home), "down"]
         try:

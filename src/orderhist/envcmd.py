@@ -19,9 +19,9 @@ UNSET_LOCAL = ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DE
 
 def variables(state: StackState) -> tuple[dict[str, str], list[str]]:
     """(what to set, what to unset)."""
-    region = state.get("region")
-    if state.get("target") == aws.LOCAL:
-        endpoint = state.get("endpoint")
+    region = state.region
+    if state.kind == aws.LOCAL:
+        endpoint = state.endpoint
         if not endpoint:
             raise OrderhistError("the local stack has no endpoint yet: run `orderhist up`")
         return ({"AWS_ENDPOINT_URL": endpoint,
@@ -29,10 +29,10 @@ def variables(state: StackState) -> tuple[dict[str, str], list[str]]:
                  "AWS_SECRET_ACCESS_KEY": aws.LOCAL_SECRET_KEY,
                  "AWS_REGION": region, "AWS_DEFAULT_REGION": region}, list(UNSET_LOCAL))
     found = {"AWS_REGION": region, "AWS_DEFAULT_REGION": region}
-    if state.get("profile"):
-        found["AWS_PROFILE"] = state.get("profile")
-    if state.get("endpoint"):  # an AWS-compatible endpoint (`up --endpoint-url`)
-        found["AWS_ENDPOINT_URL"] = state.get("endpoint")
+    if state.profile:
+        found["AWS_PROFILE"] = state.profile
+    if state.endpoint:  # an AWS-compatible endpoint (`up --endpoint-url`)
+        found["AWS_ENDPOINT_URL"] = state.endpoint
     return found, []
 
 
@@ -57,8 +57,8 @@ def render(state: StackState, shell: str = "sh") -> str:
     comment = {"sh": "#", "fish": "#", "powershell": "#"}[shell]
     how = {"sh": 'eval "$(orderhist env)"', "fish": "orderhist env --shell fish | source",
            "powershell": "orderhist env --shell powershell | Invoke-Expression"}[shell]
-    return "\n".join([f"{comment} orderhist stack {state.get('prefix')!r} "
-                      f"({state.get('target')}, {state.get('region')}): {how}", *lines]) + "\n"
+    return "\n".join([f"{comment} orderhist stack {state.prefix!r} "
+                      f"({state.kind}, {state.region}): {how}", *lines]) + "\n"
 
 
 def for_home(home, shell: str = "sh") -> tuple[str, bool]:
@@ -68,5 +68,5 @@ def for_home(home, shell: str = "sh") -> tuple[str, bool]:
     from orderhist.state import require_state
 
     state = require_state(home)
-    stopped = state.get("target") == aws.LOCAL and not emulator.is_healthy(state.get("endpoint"))
+    stopped = state.kind == aws.LOCAL and not emulator.is_healthy(state.endpoint)
     return render(state, shell), stopped

@@ -57,7 +57,7 @@ def generate(home: Home, count: int, *, source: Path | None = None, now: bool = 
     `following(lines)` surrounds the wait and gives the progress callback
     `delivery.wait_until_readable` takes (or None)."""
     state = require_state(home)
-    if state.get("target") == "local":
+    if state.kind == "local":
         from orderhist import loggen
 
         require_local_pipeline(home, state)
@@ -91,7 +91,7 @@ def require_local_pipeline(home: Home, state: StackState) -> None:
     """The local pieces `generate` needs running: lines written without them would wait."""
     from orderhist import emulator, processes
 
-    if not emulator.is_healthy(state.get("endpoint")):
+    if not emulator.is_healthy(state.endpoint):
         raise OrderhistError("the local emulator is not running: run `orderhist up` to restart it")
     for name in ("agent", "runtime"):
         if not processes.status(home, name)["alive"]:

@@ -6,12 +6,14 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orderhist import aws, emulator, hostsetup, locks, processes, stack, validate
 from orderhist.errors import UsageProblem
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import Home, StackState, require_state, write_json_atomic
+from orderhist.status_report import (ProcessStatus, ResourceStatus, StatusReport, StreamFacts,
+                                     StreamLag, TableFacts)
 
 AGENT, RUNTIME = "agent", "runtime"
 LOCAL_PROCESSES = (emulator.NAME, AGENT, RUNTIME)
@@ -49,9 +51,8 @@ SETTINGS = ("shards", "on_demand", "agent", "instance_type", "pitr")
 
 def context_for(state: StackState, target: aws.Target | None = None) -> StackContext:
     target = target or state.target()
-    settings = Settings(**(state.get("settings") or {}))
-    names = Names(state.get("prefix"), state.get("account"), state.get("region"))
-    return StackContext(target, names, settings)
+    names = Names(state.prefix, state.account, state.region)
+    return StackContext(target, names, state.settings)
 
 
 def _settings(options: UpOptions, recorded: dict) -> dict:
@@ -67,19 +68,24 @@ def _settings(options: UpOptions, recorded: dict) -> dict:
     return chosen
 
 
-def _resolve(options: UpOptions, state: StackState | None) -> tuple[dict, list[str]]:
-    """Fill the options from the recorded stack, else the defaults, and check every value
-    before anything is made: (settings, warnings). A value recorded by an older orderhist
-    that no longer passes is refused with the way out."""
-    recorded = state.data if state is not None else {}
+def _resolve(options: UpOptions, state: StackState | None
+             ) -> tuple[UpOptions, dict, list[str]]:
+    """The options filled from the recorded stack, else the defaults, every value checked
+    before anything is made: (resolved options, settings, warnings); the caller's options
+    stay as given. A value recorded by an older orderhist that no longer passes is refused
+    with the way out."""
+    recorded = {"target": state.kind, "prefix": state.prefix, "region": state.region} \
+        if state is not None else {}
     defaults = {"target": aws.LOCAL, "prefix": DEFAULT_PREFIX, "region": aws.DEFAULT_REGION}
+    filled = {}
     for key, default in defaults.items():
         given = getattr(options, key)
         if given is not None and recorded.get(key) is not None and given != recorded[key]:
             raise UsageProblem(
                 f"this home already holds a stack with {key} {recorded[key]!r}: "
                 f"run `orderhist down` first, or use another --home")
-        setattr(options, key, given or recorded.get(key) or default)
+        filled[key] = given or recorded.get(key) or default
+    options = replace(options, **filled)
     if options.target not in (aws.LOCAL, aws.AWS):
         raise UsageProblem(f"unknown target {options.target!r}")
     try:
@@ -94,35 +100,36 @@ def _resolve(options: UpOptions, state: StackState | None) -> tuple[dict, list[s
         validate.endpoint_url(options.endpoint_url)
     if options.faults is not None:
         validate.fault_rate(options.faults)
-    elif recorded.get("faults") is not None:
+    elif state is not None and state.faults is not None:
         try:
-            validate.fault_rate(recorded["faults"])
+            validate.fault_rate(state.faults)
         except UsageProblem:
-            raise UsageProblem(f"this home's stack records --faults {recorded['faults']}, "
+            raise UsageProblem(f"this home's stack records --faults {state.faults}, "
                                "which the emulator refuses: run `orderhist up --faults 0` "
                                "(or another rate below 1)") from None
-    settings = _settings(options, recorded.get("settings") or {})
+    settings = _settings(options, state.chosen_settings() if state is not None else {})
     validate.instance_type(settings.get("instance_type", Settings.instance_type))
-    return settings, [warning] if warning else []
+    return options, settings, [warning] if warning else []
 
 
 def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None,
        warn: Callable[[str], None] = lambda text: None) -> UpResult:
     # Every value is checked before anything is made (the lock below creates the home), and
     # again under the lock, against the state as it is then.
-    for warning in _resolve(options, StackState.load(home))[1]:
+    resolved, _, warnings = _resolve(options, StackState.load(home))
+    for warning in warnings:
         warn(warning)
     if options.dry_run:  # touches nothing, so it needs no lock
-        return _up(home, options, progress)
+        return _up(home, resolved, progress)
     validate.usable_home(home.root)
     # One stack change at a time: a second `up` waits, then finds everything up.
     with locks.hold(home, locks.STACK, "up"):
-        return _up(home, options, progress)
+        return _up(home, resolved, progress)
 
 
 def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
     state = StackState.load(home)
-    settings, _ = _resolve(options, state)
+    options, settings, _ = _resolve(options, state)
     if options.dry_run:  # creates nothing on disk, not even the home
         return _dry_run(options, state, settings)
     home.make_dirs()
@@ -131,10 +138,10 @@ def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
                                region=options.region, endpoint=options.endpoint_url)
         if options.target == aws.AWS and os.environ.get("AWS_PROFILE"):
             # What `orderhist env` tells a shell that wants to reach this stack again.
-            state.data["profile"] = os.environ["AWS_PROFILE"]
-    state.data["settings"] = settings
+            state.profile = os.environ["AWS_PROFILE"]
+    state.choose_settings(settings)
     if options.iam is not None:
-        state.data["iam"] = IAM_ENFORCED if options.iam else IAM_OFF
+        state.iam = IAM_ENFORCED if options.iam else IAM_OFF
     state.save()
     result = UpResult(steps=[])
     emulator_restarted = False
@@ -147,7 +154,7 @@ def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
             result.started.append(emulator.NAME)
         progress("emulator", "started" if emulator_restarted else "running")
     target = state.target()
-    if not state.get("account"):
+    if not state.account:
         state.set(account=aws.client("sts", target).get_caller_identity()["Account"])
     ctx = context_for(state, target)
     result.steps = stack.apply(ctx, state, progress)
@@ -158,12 +165,12 @@ def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
 
 def _dry_run(options: UpOptions, state: StackState | None, settings: dict) -> UpResult:
     if options.target == aws.LOCAL:
-        endpoint = state.get("endpoint") if state else None
+        endpoint = state.endpoint if state else None
         if not emulator.is_healthy(endpoint):
             steps = [stack.Step(r.name, "would create", "") for r in stack.plan()]
             return UpResult(steps=steps)
     else:  # the endpoint the stack was made with, unless another is given
-        endpoint = options.endpoint_url or (state.get("endpoint") if state else None)
+        endpoint = options.endpoint_url or (state.endpoint if state else None)
     target = aws.Target(options.target, options.region, endpoint)
     account = aws.client("sts", target).get_caller_identity()["Account"]
     ctx = StackContext(target, Names(options.prefix, account, options.region),
@@ -172,10 +179,10 @@ def _dry_run(options: UpOptions, state: StackState | None, settings: dict) -> Up
 
 
 def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple[str, bool]:
-    endpoint = state.get("endpoint")
+    endpoint = state.endpoint
     if options.faults is not None or options.fault_seed is not None:
         state.set(faults=options.faults or 0.0, fault_seed=options.fault_seed)
-    faults, seed = state.get("faults") or 0.0, state.get("fault_seed")
+    faults, seed = state.faults or 0.0, state.fault_seed
     enforce = iam_enforced(state)
     if _emulator_answers(home, endpoint):
         if options.faults is not None or options.fault_seed is not None:
@@ -218,7 +225,7 @@ def _set_iam(endpoint: str, enforce: bool) -> None:
 
 def iam_enforced(state: StackState) -> bool:
     """The local emulator authorises every call as IAM does unless `up --no-iam` said not."""
-    return state.get("iam") != IAM_OFF
+    return state.iam != IAM_OFF
 
 
 # How long a live emulator that does not answer gets before `up` replaces it: a busy one
@@ -267,18 +274,18 @@ def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
 
     config = local_agent_config(
         log_dir=home.orders_log_dir, stream_name=ctx.names.stream,
-        endpoint=state.get("endpoint"), region=state.get("region"),
+        endpoint=state.endpoint, region=state.region,
         checkpoint_file=agent_checkpoint_path(home),
         # The host's role, as the instance profile gives it on EC2.
-        role_arn=(state.resources.get("host_role") or {}).get("arn"))
+        role_arn=state.resource_arn("host_role"))
     config_changed = _write_if_changed(agent_config_path(home), config)
-    env = aws.local_child_environment(state.get("region"))
+    env = aws.local_child_environment(state.region)
     from orderhist import identity
     started = []
     commands = {
         AGENT: ["agent", "run", "--config", str(agent_config_path(home))],
-        RUNTIME: ["runtime", "run", "--endpoint-url", state.get("endpoint"),
-                  "--region", state.get("region")],
+        RUNTIME: ["runtime", "run", "--endpoint-url", state.endpoint,
+                  "--region", state.region],
     }
     for name, args in commands.items():
         alive = processes.status(home, name)["alive"]
@@ -308,50 +315,43 @@ def _write_if_changed(path, data: dict) -> bool:
     return True
 
 
-def status(home: Home) -> dict:
+def status(home: Home) -> StatusReport:
     state = require_state(home)
     from orderhist.agent import default_stats_path, read_stats as agent_stats
     from orderhist.runtime import read_stats as runtime_stats
 
     target = state.target()
-    report = {
-        "target": state.get("target"),
-        "endpoint": state.get("endpoint") if target.is_local or target.endpoint_url else None,
-        "region": state.get("region"),
-        "prefix": state.get("prefix"),
-        "home": str(home.root),
-        "processes": {name: processes.status(home, name) for name in LOCAL_PROCESSES}
-        if target.is_local else {},
-        "resources": {},
-        "table": {"name": None, "items": None},
-        "stream": {"name": None, "shards": None, "lag": None},
-        "rejects": None,
-        "agent": agent_stats(default_stats_path(agent_checkpoint_path(home)))
+    report = StatusReport(
+        target=state.kind,
+        endpoint=state.endpoint if target.is_local or target.endpoint_url else None,
+        region=state.region, prefix=state.prefix, home=str(home.root),
+        processes={name: ProcessStatus(**processes.status(home, name))
+                   for name in LOCAL_PROCESSES} if target.is_local else {},
+        agent=agent_stats(default_stats_path(agent_checkpoint_path(home)))
         if target.is_local else None,
-        "runtime": runtime_stats(home.runtime_dir) if target.is_local else None,
-    }
+        runtime=runtime_stats(home.runtime_dir) if target.is_local else None)
     if target.is_local:
         from orderhist.denials import denials
 
-        report["iam"] = IAM_ENFORCED if iam_enforced(state) else IAM_OFF
-        report["denied"] = denials(report["agent"], report["runtime"])
-    problem = validate.unservable(target)
-    if problem:
-        report["problem"] = problem
-    reachable = problem is None and (not target.is_local
-                                     or emulator.is_healthy(target.endpoint_url))
+        report.iam = IAM_ENFORCED if iam_enforced(state) else IAM_OFF
+        report.denied = denials(report.agent, report.runtime)
+    report.problem = validate.unservable(target)
+    reachable = report.problem is None and (not target.is_local
+                                            or emulator.is_healthy(target.endpoint_url))
     if reachable and target.is_local:
         # The emulator serves stock moto when moto differs from the one it was verified on.
-        report["warning"] = emulator.warning(target.endpoint_url)
-    if not reachable or not state.get("account"):
-        report["resources"] = {name: {**record, "exists": False}
-                               for name, record in state.resources.items()}
+        report.warning, report.warning_asked = emulator.warning(target.endpoint_url), True
+    if not reachable or not state.account:
+        report.resources = {name: ResourceStatus(record.get("id"), record.get("arn"), False,
+                                                 recorded=dict(record))
+                            for name, record in state.resources.items()}
         return report
     ctx = context_for(state, target)
-    report["resources"] = stack.check(ctx, state)
+    report.resources = {name: ResourceStatus(**found)
+                        for name, found in stack.check(ctx, state).items()}
     names = ctx.names
     refused = 0
-    if report["resources"]["table"]["exists"]:
+    if report.resources["table"].exists:
         from orderhist.rejects import count_refused
 
         table = aws.client("dynamodb", target, patient=False).describe_table(TableName=names.table)["Table"]
@@ -359,22 +359,22 @@ def status(home: Home) -> dict:
         # Refused records live in the table too; the items are the order lines. (On AWS the
         # ItemCount is refreshed about every six hours, so both are approximate there.)
         items = table.get("ItemCount")
-        report["table"] = {"name": names.table,
-                           "items": max(0, items - refused) if items is not None else None}
-        report["rejects"] = refused
-    if report["resources"]["stream"]["exists"]:
+        report.table = TableFacts(names.table,
+                                  max(0, items - refused) if items is not None else None)
+        report.rejects = refused
+    if report.resources["stream"].exists:
         summary = aws.client("kinesis", target, patient=False).describe_stream_summary(
             StreamName=names.stream)["StreamDescriptionSummary"]
-        runtime = report["runtime"] or {}
-        report["stream"] = {"name": names.stream, "shards": summary.get("OpenShardCount"),
-                            "lag": {"millis_behind_latest": runtime.get("millis_behind_latest"),
-                                    "records_behind": runtime.get("records_behind")}
-                            if runtime.get("present") else None}
-    if report["resources"]["queue"]["exists"]:
+        runtime = report.runtime or {}
+        report.stream = StreamFacts(names.stream, summary.get("OpenShardCount"),
+                                    StreamLag(runtime.get("millis_behind_latest"),
+                                              runtime.get("records_behind"))
+                                    if runtime.get("present") else None)
+    if report.resources["queue"].exists:
         attributes = aws.client("sqs", target, patient=False).get_queue_attributes(
-            QueueUrl=report["resources"]["queue"]["id"],
+            QueueUrl=report.resources["queue"].id,
             AttributeNames=["ApproximateNumberOfMessages",
                             "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         # Given-up batches (and an older orderhist's refused records) wait on the queue.
-        report["rejects"] = refused + sum(int(v) for v in attributes.values())
+        report.rejects = refused + sum(int(v) for v in attributes.values())
     return report

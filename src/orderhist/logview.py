@@ -149,8 +149,7 @@ class AwsLogs:
     def __init__(self, state: StackState, sources: list[str], since: float | None):
         self.state, self.sources = state, sources
         self.target = state.target()
-        self.function = state.resources.get("function", {}).get("id") \
-            or f"{state.get('prefix')}-ingest"
+        self.function = state.resource_id("function") or f"{state.prefix}-ingest"
         self.start_ms = int((since or time.time() - 600) * 1000)
         self.seen: set[str] = set()
         self.host_since = since or time.time() - 600
@@ -216,7 +215,7 @@ def open_logs(home: Home, state: StackState | None, source: str | None,
               since: float | None):
     """A reader of the stack's logs: `.read()` gives the lines not given before."""
     sources = [source] if source else list(SOURCES)
-    target = state.get("target") if state else aws.LOCAL
+    target = state.kind if state else aws.LOCAL
     if target == aws.LOCAL:
         return LocalLogs(home, state, sources)
     if source in ("runtime", "emulator"):
@@ -244,7 +243,7 @@ def open_for(home: Home, source: str | None, since: str | None) -> Opened:
     state = require_state(home)
     reader = open_logs(home, state, source, start)
     note = None
-    if source == "host" and state.get("target") == aws.LOCAL:
+    if source == "host" and state.kind == aws.LOCAL:
         note = ("the local host is this machine: the generator keeps no log, and the host's "
                 "shipper is `orderhist logs agent`")
     return Opened(reader, start, note)

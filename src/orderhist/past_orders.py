@@ -33,7 +33,7 @@ class PastOrders:
 
 
 def table_name(state: StackState) -> str:
-    return state.resources.get("table", {}).get("id") or f"{state.get('prefix')}-orders"
+    return state.resource_id("table") or f"{state.prefix}-orders"
 
 
 def look_up(home: Home, customer: str | None, invoice: str | None, *, limit: int | None = None,

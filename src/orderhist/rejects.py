@@ -74,8 +74,7 @@ def locate(home) -> Where:
     from orderhist.state import require_state
 
     state = require_state(home)
-    return Where(state.target(), state.resources.get("table", {}).get("id"),
-                 state.resources.get("queue", {}).get("id"))
+    return Where(state.target(), state.resource_id("table"), state.resource_id("queue"))
 
 
 def list_rejects(target: aws.Target, table: str | None, queue_url: str | None) -> Rejects:

@@ -61,16 +61,16 @@ def generate_on_host(state: StackState, count: int, now: bool,
     """Run the generator on the host and return the lines it wrote. The run is bounded by its
     execution timeout, from count and rate (--timeout bounds only --wait's follow)."""
     target = state.target()
-    instance = state.resources.get("instance", {}).get("id")
-    bucket = state.resources.get("bucket", {}).get("id")
+    instance = state.resource_id("instance")
+    bucket = state.resource_id("bucket")
     if not instance or not bucket:
         raise OrderhistError("the stack has no host: run `orderhist up` to repair it")
     running = execution_timeout(count, rate)
     report_key = f"{REPORTS_PREFIX}/{uuid.uuid4().hex}.log"
     ssm = aws.client("ssm", target)
-    account = state.get("account") or \
+    account = state.account or \
         aws.client("sts", target).get_caller_identity()["Account"]
-    commands = [host_command(count, now, rate, bucket, report_key, state.get("region"),
+    commands = [host_command(count, now, rate, bucket, report_key, state.region,
                              account)]
     command = _send_when_registered(ssm, instance, commands, count, running)
     status = _wait_for_command(ssm, command, instance, DELIVERY_TIMEOUT_S + running)
@@ -136,7 +136,7 @@ def run_on_host(state: StackState, commands: list[str], comment: str,
                 timeout: int = 60) -> str:
     """A short shell script on the host through SSM (as `orderhist logs` reads the host's
     logs): its standard output, which SSM cuts at 24,000 characters."""
-    instance = state.resources.get("instance", {}).get("id")
+    instance = state.resource_id("instance")
     if not instance:
         raise OrderhistError("the stack has no host: run `orderhist up` to repair it")
     ssm = aws.client("ssm", state.target())

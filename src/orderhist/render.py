@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from orderhist.dataset.info import DatasetInfo
+    from orderhist.status_report import StatusReport
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\n]")
 
@@ -60,18 +65,18 @@ def steps_table(steps, title: str) -> Table:
     return table
 
 
-def status_view(report: dict) -> None:
+def status_view(report: StatusReport) -> None:
     head = Table.grid(padding=(0, 2))
     for key in ("target", "endpoint", "region", "prefix", "home"):
-        head.add_row(Text(key, "bold"), safe(report.get(key)))
+        head.add_row(Text(key, "bold"), safe(getattr(report, key)))
     console.print(head)
-    if report.get("problem"):
-        console.print(Text.assemble(("problem: ", "bold yellow"), safe(report["problem"])))
-    if report.get("warning"):
-        console.print(Text.assemble(("warning: ", "bold yellow"), safe(report["warning"])))
-    if report.get("iam"):
-        console.print(Text.assemble(("IAM: ", "bold"), safe(report["iam"])))
-    for denied in report.get("denied") or []:
+    if report.problem:
+        console.print(Text.assemble(("problem: ", "bold yellow"), safe(report.problem)))
+    if report.warning:
+        console.print(Text.assemble(("warning: ", "bold yellow"), safe(report.warning)))
+    if report.iam:
+        console.print(Text.assemble(("IAM: ", "bold"), safe(report.iam)))
+    for denied in report.denied or []:
         console.print(Text.assemble(
             ("denied: ", "bold red"), safe(denied["component"]), " may not ",
             safe(denied["action"]), " on ", safe(denied.get("resource") or "?"),
@@ -80,24 +85,25 @@ def status_view(report: dict) -> None:
     resources.add_column("name", style="bold")
     resources.add_column("exists")
     resources.add_column("id / arn", overflow="fold")
-    for name, info in report["resources"].items():
-        resources.add_row(name, Text("yes", "green") if info.get("exists") else Text("no", "red"),
-                          safe(info.get("arn") or info.get("id")))
+    for name, info in report.resources.items():
+        resources.add_row(name, Text("yes", "green") if info.exists else Text("no", "red"),
+                          safe(info.arn or info.id))
     console.print(resources)
-    if report.get("processes"):
+    if report.processes:
         procs = Table(title="local processes", title_justify="left")
         procs.add_column("process", style="bold")
         procs.add_column("pid")
         procs.add_column("alive")
-        for name, info in report["processes"].items():
-            procs.add_row(name, safe(info.get("pid")),
-                          Text("yes", "green") if info.get("alive") else Text("no", "red"))
+        for name, process in report.processes.items():
+            procs.add_row(name, safe(process.pid),
+                          Text("yes", "green") if process.alive else Text("no", "red"))
         console.print(procs)
     facts = Table.grid(padding=(0, 2))
-    facts.add_row(Text("table items", "bold"), safe(report["table"].get("items")))
-    facts.add_row(Text("stream shards", "bold"), safe(report["stream"].get("shards")))
-    facts.add_row(Text("stream lag", "bold"), safe(report["stream"].get("lag")))
-    facts.add_row(Text("rejects", "bold"), safe(report.get("rejects")))
+    facts.add_row(Text("table items", "bold"), safe(report.table.items))
+    facts.add_row(Text("stream shards", "bold"), safe(report.stream.shards))
+    facts.add_row(Text("stream lag", "bold"),
+                  safe(report.stream.lag.to_json() if report.stream.lag else None))
+    facts.add_row(Text("rejects", "bold"), safe(report.rejects))
     console.print(facts)
 
 
@@ -236,7 +242,7 @@ def replay_view(done) -> None:
                                     safe(why)))
 
 
-def dataset_view(facts: dict) -> None:
+def dataset_view(facts: DatasetInfo) -> None:
     from rich.panel import Panel
 
     grid = Table.grid(padding=(0, 2))

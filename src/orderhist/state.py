@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict, cast
 
 from orderhist import aws
 from orderhist.errors import OrderhistError
+from orderhist.resources import Settings
 
 STATE_VERSION = 1
 
@@ -123,39 +126,127 @@ def load_json(path: Path, fix: str, shape=dict, check=None, default=None):
     return data
 
 
-class StackState:
-    """The state file: target settings plus a record of every resource that exists."""
+class ResourceRecord(TypedDict, total=False):
+    """What the state file keeps of one resource: its id and ARN, and whatever else its kind
+    needs to find, update or delete it (a function's code_sha256, an instance's ami and
+    setup, the artifacts' etags, ...). A dict on disk and in memory, as the resources'
+    ensure() makes it and their delete() takes it."""
 
-    def __init__(self, home: Home, data: dict):
-        self.home = home
-        self.data = data
+    id: str
+    arn: str | None
+
+
+# Keys the file may hold besides `version`, `settings` and `resources`, and the attribute each
+# is read into (the file's "target" is the record's `kind`, as in aws.Target).
+_ATTRIBUTES = {"target": "kind", "prefix": "prefix", "region": "region",
+               "endpoint": "endpoint", "account": "account", "profile": "profile",
+               "iam": "iam", "faults": "faults", "fault_seed": "fault_seed"}
+
+
+@dataclass(eq=False)
+class StackState:
+    """The state file: target settings plus a record of every resource that exists.
+
+    On disk it stays the JSON object orderhist has always written; a key the file did not
+    hold is not written back as null, so a load and a save change nothing."""
+
+    home: Home
+    kind: str                       # aws.LOCAL or aws.AWS: the file's "target"
+    prefix: str
+    region: str
+    endpoint: str | None = None     # the emulator, or the endpoint `up --endpoint-url` gave
+    account: str | None = None      # None until the target's identity has been asked
+    profile: str | None = None      # AWS_PROFILE when `up` made an AWS stack
+    iam: str | None = None          # local: "enforced" / "off"; None: enforced
+    faults: float | None = None     # local emulator's injected failure rate
+    fault_seed: int | None = None
+    settings: Settings = field(default_factory=Settings)
+    resources: dict[str, ResourceRecord] = field(default_factory=dict)
+    # The settings `up` was given (now or before): only those are recorded, so a default
+    # that a newer orderhist changes applies to a stack that never chose it.
+    chosen: frozenset[str] = frozenset()
+    # Keys written as null, or not written at all: kept so, see the class's docstring.
+    _on_file: set[str] = field(default_factory=set, repr=False)
+    _unknown: dict = field(default_factory=dict, repr=False)  # keys of no attribute
 
     @classmethod
     def load(cls, home: Home) -> "StackState | None":
-        """The state file, None if there is none; DamagedFile if it cannot be trusted."""
-        data = load_json(home.state_file, STATE_FIX, check=_state_problem)
-        return None if data is None else cls(home, data)
+        """The state file, None if there is none; DamagedFile if it cannot be trusted,
+        StateVersionProblem if another orderhist wrote it in a form this one cannot read."""
+        data = load_json(home.state_file, STATE_FIX)
+        if data is None:
+            return None
+        # The version first: a newer orderhist's file need not have the shape checked below.
+        data = _upgraded(home.state_file, data)
+        problem = _state_problem(data)
+        if problem:
+            raise DamagedFile(home.state_file, problem, STATE_FIX)
+        return cls.from_json(home, data)
 
     @classmethod
-    def new(cls, home: Home, **settings) -> "StackState":
-        return cls(home, {"version": STATE_VERSION, "resources": {}, **settings})
+    def from_json(cls, home: Home, data: dict) -> "StackState":
+        data = dict(data)
+        data.pop("version", None)
+        settings = data.pop("settings", None)
+        resources = data.pop("resources", {})
+        values = {attribute: data.pop(key) for key, attribute in _ATTRIBUTES.items()
+                  if key in data}
+        state = cls(home, **{"kind": None, "prefix": None, "region": None, **values},
+                    settings=Settings(**(settings or {})), resources=resources,
+                    chosen=frozenset(settings or ()), _unknown=data)
+        state._on_file = {key for key, attribute in _ATTRIBUTES.items()
+                          if attribute in values}
+        if settings is not None:
+            state._on_file.add("settings")
+        return state
 
-    @property
-    def resources(self) -> dict:
-        return self.data.setdefault("resources", {})
+    def to_json(self) -> dict:
+        data = {"version": STATE_VERSION, **self._unknown,
+                "resources": self.resources}
+        for key, attribute in _ATTRIBUTES.items():
+            value = getattr(self, attribute)
+            if value is not None or key in self._on_file:
+                data[key] = value
+        if self.chosen or "settings" in self._on_file:
+            data["settings"] = self.chosen_settings()
+        return data
+
+    @classmethod
+    def new(cls, home: Home, target: str, **values) -> "StackState":
+        return cls.from_json(home, {"version": STATE_VERSION, "resources": {},
+                                    "target": target, **values})
 
     def target(self) -> aws.Target:
-        return aws.Target(self.get("target"), self.get("region"), self.get("endpoint"))
+        return aws.Target(self.kind, self.region, self.endpoint)
 
-    def get(self, key: str, default=None):
-        return self.data.get(key, default)
+    @property
+    def is_local(self) -> bool:
+        return self.kind == aws.LOCAL
+
+    def resource_id(self, name: str) -> str | None:
+        return (self.resources.get(name) or {}).get("id")
+
+    def resource_arn(self, name: str) -> str | None:
+        return (self.resources.get(name) or {}).get("arn")
+
+    def chosen_settings(self) -> dict:
+        """The settings `up` was given, as the file records them."""
+        return {name: getattr(self.settings, name) for name in sorted(self.chosen)}
+
+    def choose_settings(self, chosen: dict) -> None:
+        self.settings, self.chosen = Settings(**chosen), frozenset(chosen)
 
     def set(self, **values) -> None:
-        self.data.update(values)
+        """Set attributes by their name and save; each is written even when None."""
+        for attribute, value in values.items():
+            if not hasattr(self, attribute) or attribute.startswith("_"):
+                raise AttributeError(f"a state file has no {attribute!r}")
+            setattr(self, attribute, value)
+            self._on_file.update(key for key, name in _ATTRIBUTES.items() if name == attribute)
         self.save()
 
     def record(self, name: str, **info) -> None:
-        self.resources[name] = info
+        self.resources[name] = cast(ResourceRecord, info)
         self.save()
 
     def forget(self, name: str) -> None:
@@ -163,13 +254,48 @@ class StackState:
             self.save()
 
     def save(self) -> None:
-        write_json_atomic(self.home.state_file, self.data)
+        write_json_atomic(self.home.state_file, self.to_json())
 
     def remove(self) -> None:
         try:
             self.home.state_file.unlink()
         except FileNotFoundError:
             pass
+
+
+class StateVersionProblem(OrderhistError):
+    """A state file another orderhist wrote in a form this one cannot read: exit 1 with the
+    file and the fix. Not DamagedFile: `down` must not take the file as lost and sweep."""
+
+    def __init__(self, path: Path, message: str):
+        super().__init__(f"{path} {message}")
+        self.path = path
+
+
+# The oldest version this orderhist reads, and how each older one becomes the next: a version
+# N file's data -> version N + 1's. A change of the format adds a step here and bumps
+# STATE_VERSION.
+OLDEST_READABLE = 1
+UPGRADES: dict[int, Callable[[dict], dict]] = {}
+
+
+def _upgraded(path: Path, data: dict) -> dict:
+    version = data.get("version", 1)  # orderhist wrote version 1 from its first state file
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DamagedFile(path, "'version' has the wrong type", STATE_FIX)
+    if version > STATE_VERSION:
+        raise StateVersionProblem(path, f"was written by a newer orderhist (version "
+                                        f"{version}; this one reads up to {STATE_VERSION}): "
+                                        "upgrade orderhist, or use another --home")
+    if version < OLDEST_READABLE:
+        raise StateVersionProblem(path, f"was written by an older orderhist (version "
+                                        f"{version}) that this one cannot read: run "
+                                        "`orderhist down` with that orderhist, or move the "
+                                        "file away")
+    while version < STATE_VERSION:
+        data = {**UPGRADES[version](data), "version": version + 1}
+        version += 1
+    return data
 
 
 STATE_FIX = "run `orderhist down` to stop what is running, or move the file away"
@@ -196,8 +322,6 @@ def _state_problem(data: dict) -> str | None:
 
 def _settings_problem(settings: dict) -> str | None:
     from dataclasses import fields
-
-    from orderhist.resources import Settings
 
     known = {field.name: type(field.default) for field in fields(Settings)}
     for key, value in settings.items():

@@ -26,9 +26,9 @@ def before_down(home: Home) -> Before:
         state = StackState.load(home)
     except DamagedFile as damage:
         return Before(damage.path, None)
-    if state is not None and state.get("target") == aws.AWS:
-        return Before(None, f"Delete every resource of stack {state.get('prefix')!r} in "
-                            f"{state.get('region')}?")
+    if state is not None and state.kind == aws.AWS:
+        return Before(None, f"Delete every resource of stack {state.prefix!r} in "
+                            f"{state.region}?")
     return Before(None, None)
 
 
@@ -75,7 +75,7 @@ def _down(home: Home, state: StackState, progress: Progress) -> list[str]:
     # fails); stopping the emulator below removes it whole.
     reachable = validate.unservable(target) is None and (
         not target.is_local or emulator.is_healthy(target.endpoint_url))
-    if reachable and state.get("account"):
+    if reachable and state.account:
         deleted = stack.destroy(context_for(state, target), state, progress)
         deleted += stack.sweep_strays(context_for(state, target), progress)
     if target.is_local:

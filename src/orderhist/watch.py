@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from orderhist import aws
 from orderhist.state import Home, StackState
+from orderhist.status_report import StatusReport
 
 STAGES = ("written", "shipped", "streamed", "invocations", "stored", "rejects")
 HISTORY = 60  # samples kept: a minute at one a second
@@ -147,7 +148,7 @@ def snapshot_json(watcher, history) -> dict:
     """`watch --once --json`: the counts as numbers, rates where known, lag, latency."""
     last = history[-1]
     return {
-        "target": watcher.state.get("target"),
+        "target": watcher.state.kind,
         "at": last.at,
         "counts": last.counts,
         "rates": last.facts.get("rates") or {stage: rate(history, stage) for stage in STAGES},
@@ -162,7 +163,7 @@ def snapshot_json(watcher, history) -> dict:
 
 
 def open_watch(home: Home, state: StackState):
-    if state.get("target") == aws.LOCAL:
+    if state.kind == aws.LOCAL:
         from orderhist.watch_local import LocalWatch
 
         return LocalWatch(home, state)
@@ -178,44 +179,42 @@ def begin(home: Home, once: bool):
 
     state = require_state(home)
     watcher = open_watch(home, state)
-    title = f"orderhist watch · {state.get('target')} · {state.get('region')} · " \
-            f"{state.get('prefix')}"
+    title = f"orderhist watch · {state.kind} · {state.region} · " \
+            f"{state.prefix}"
     if once:
         watcher.seed_latency()
         watcher.sample()
     return watcher, title
 
 
-def status_report(home: Home) -> tuple[dict, Verdict]:
-    """`orderhist status`: lifecycle's report, its verdict added under "verdict"."""
+def status_report(home: Home) -> tuple[StatusReport, Verdict]:
+    """`orderhist status`: lifecycle's report with its verdict."""
     from orderhist import lifecycle
 
     report = lifecycle.status(home)
     found = status_verdict(report)
-    report["verdict"] = found.as_json()
+    report.verdict = found
     return report, found
 
 
-def status_verdict(report: dict) -> Verdict:
+def status_verdict(report: StatusReport) -> Verdict:
     """The verdict line of `orderhist status`, judged from its own report (one sample: no
     rates, nothing read twice), so status stays as fast as it was."""
-    if report.get("problem"):
-        return Verdict("fail", None, report["problem"])
-    missing = [name for name, info in report.get("resources", {}).items()
-               if not info.get("exists")]
+    if report.problem:
+        return Verdict("fail", None, report.problem)
+    missing = [name for name, info in report.resources.items() if not info.exists]
     if missing:
         return Verdict("fail", missing[0], f"{', '.join(missing)} missing: run `orderhist up`")
-    if report.get("target") != aws.LOCAL:
+    if report.target != aws.LOCAL:
         return Verdict("ok", None, "every resource exists (`orderhist watch` shows the flow)")
-    agent, runtime = report.get("agent") or {}, report.get("runtime") or {}
+    agent, runtime = report.agent or {}, report.runtime or {}
     counts = {"written": None, "shipped": agent.get("records_sent") or 0,
               "streamed": (runtime.get("records_done") or 0) + (runtime.get("pending_records")
                                                                 or 0),
               "invocations": runtime.get("invocations") or 0,
-              "stored": (report.get("table") or {}).get("items"),
-              "rejects": report.get("rejects")}
-    facts = {"processes": {name: info.get("alive") for name, info
-                           in report.get("processes", {}).items()},
+              "stored": report.table.items,
+              "rejects": report.rejects}
+    facts = {"processes": {name: info.alive for name, info in report.processes.items()},
              "agent": {"last_error": agent.get("last_error"),
                        "last_error_at": agent.get("last_error_at")},
              "runtime": {"stale": runtime.get("stale"), "errors": runtime.get("errors"),

@@ -54,12 +54,11 @@ class AwsWatch:
     def __init__(self, state: StackState):
         self.state = state
         self.target = state.target()
-        prefix = state.get("prefix")
-        resources = state.resources
-        self.names = {"stream": resources.get("stream", {}).get("id") or f"{prefix}-orders",
-                      "function": resources.get("function", {}).get("id") or f"{prefix}-ingest",
-                      "table": resources.get("table", {}).get("id") or f"{prefix}-orders"}
-        self.queue = resources.get("queue", {}).get("id")
+        prefix = state.prefix
+        self.names = {"stream": state.resource_id("stream") or f"{prefix}-orders",
+                      "function": state.resource_id("function") or f"{prefix}-ingest",
+                      "table": state.resource_id("table") or f"{prefix}-orders"}
+        self.queue = state.resource_id("queue")
         self.history: list[Sample] = []
 
     def sample(self) -> Sample:

@@ -146,8 +146,8 @@ class LocalWatch:
 
         self.home, self.state = home, state
         self.target = state.target()
-        self.table = state.resources.get("table", {}).get("id")
-        self.queue = state.resources.get("queue", {}).get("id")
+        self.table = state.resource_id("table")
+        self.queue = state.resource_id("queue")
         self.host = HostLines(home.orders_log_dir)
         self.agent_stats_path = Path(str(agent_checkpoint_path(home)) + ".stats.json")
         self.latency = Latency(self.target, self.table) if self.table else None

@@ -77,7 +77,7 @@ def status(ctx: Context, as_json: bool) -> None:
 
     report, found = status_report(ctx.home)
     if as_json:
-        print_json(report)
+        print_json(report.to_json())
     else:
         from orderhist import render
         from orderhist.render_watch import verdict_text

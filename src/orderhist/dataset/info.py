@@ -8,6 +8,7 @@ a property of a value (is this price zero?) is decided once per value and counte
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 from ..schema import (
     COUNTRY, CUSTOMER_ID, DESCRIPTION, INVOICE_DATE, INVOICE_NO, QUANTITY, STOCK_CODE, UNIT_PRICE,
@@ -23,6 +24,60 @@ SPECIAL_PREFIXES = ("gift_0001_", "DCGS")
 MAX_PROBLEMS = 10
 
 
+class LargestInvoice(TypedDict):
+    invoice: str | None
+    lines: int
+
+
+class Descriptions(TypedDict):
+    """Rows whose description is missing or holds what trips naive readers."""
+
+    missing: int
+    trailing_space: int
+    leading_space: int
+    comma: int
+    double_quote: int
+    apostrophe: int
+    pound_sign: int
+
+
+class Problem(TypedDict):
+    line: int
+    reason: str
+
+
+class DatasetInfo(TypedDict):
+    """`dataset info`'s figures. A TypedDict, not a dataclass: `--json` prints it as it is,
+    keys in this order, and the panel lists its plain figures in the same order."""
+
+    source: str
+    form: dict  # how the file was read: its kind, encoding, date format, ...
+    rows: int
+    invoices: int
+    customers: int
+    repeat_customers: int
+    guest_rows: int
+    cancelled_invoices: int
+    cancelled_rows: int
+    first_date: str | None
+    last_date: str | None
+    duplicates: int
+    negative_quantities: int
+    zero_prices: int
+    negative_prices: int
+    stock_codes: int
+    lowercase_stock_codes: int
+    special_stock_codes: dict[str, int]
+    bad_debt_invoices: list[str]
+    countries: int
+    top_countries: dict[str, int]
+    largest_invoice: LargestInvoice
+    invoices_with_two_dates: int
+    descriptions: Descriptions
+    unreadable_rows: int
+    problems: list[Problem]
+
+
 def _special(code: str) -> str | None:
     upper = code.upper()
     if upper in SPECIAL_CODES:
@@ -33,7 +88,7 @@ def _special(code: str) -> str | None:
     return None
 
 
-def info(path: Path) -> dict:
+def info(path: Path) -> DatasetInfo:
     """Counts over every row of the file at `path` (any supported form); dates are ISO 8601.
     Raises DatasetError when the file as a whole cannot be read."""
     path = Path(path)
@@ -41,7 +96,7 @@ def info(path: Path) -> dict:
         return _info(path)
 
 
-def _info(path: Path) -> dict:
+def _info(path: Path) -> DatasetInfo:
     import numpy as np
 
     table = load(path)
@@ -83,7 +138,7 @@ def _info(path: Path) -> dict:
             specials[kind] = specials.get(kind, 0) + n
     every = np.stack([codes[f] for f in codes], axis=1) if readable else np.empty((0, 8))
     biggest = int(per_invoice.argmax()) if len(per_invoice) else None
-    return {
+    return DatasetInfo(**{
         "source": str(path),
         "form": table.form,
         "rows": table.rows,
@@ -106,10 +161,11 @@ def _info(path: Path) -> dict:
                                     if n and i[:1] in ("A", "a")),
         "countries": sum(1 for _, n in countries if n),
         "top_countries": {str(c): int(n) for c, n in countries[:5]},
-        "largest_invoice": {"invoice": None if biggest is None else str(invoices[biggest]),
-                            "lines": 0 if biggest is None else int(per_invoice[biggest])},
+        "largest_invoice": LargestInvoice(
+            invoice=None if biggest is None else str(invoices[biggest]),
+            lines=0 if biggest is None else int(per_invoice[biggest])),
         "invoices_with_two_dates": int((dates_per_invoice > 1).sum()),
-        "descriptions": {
+        "descriptions": Descriptions(**{
             "missing": rows_where(DESCRIPTION, lambda d: not d.strip()),
             "trailing_space": rows_where(DESCRIPTION, lambda d: d.strip() and d[-1] == " "),
             "leading_space": rows_where(DESCRIPTION, lambda d: d.strip() and d[0] == " "),
@@ -117,7 +173,8 @@ def _info(path: Path) -> dict:
             "double_quote": rows_where(DESCRIPTION, lambda d: '"' in d),
             "apostrophe": rows_where(DESCRIPTION, lambda d: "'" in d),
             "pound_sign": rows_where(DESCRIPTION, lambda d: "£" in d),
-        },
+        }),
         "unreadable_rows": len(table.problems),
-        "problems": [{"line": n, "reason": reason} for n, reason in table.problems[:MAX_PROBLEMS]],
-    }
+        "problems": [Problem(line=n, reason=reason)
+                     for n, reason in table.problems[:MAX_PROBLEMS]],
+    })

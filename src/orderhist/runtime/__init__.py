@@ -81,8 +81,8 @@ def local_target(home, endpoint_url: str | None = None, region: str | None = Non
 
     # `up` passes both: a runtime it started must not depend on the state file's health.
     state = StackState.load(home) if not (endpoint_url and region) else None
-    endpoint_url = endpoint_url or (state.get("endpoint") if state else None)
-    region = region or (state.get("region") if state else None) or aws.DEFAULT_REGION
+    endpoint_url = endpoint_url or (state.endpoint if state else None)
+    region = region or (state.region if state else None) or aws.DEFAULT_REGION
     if not endpoint_url:
         raise OrderhistError("no emulator endpoint: run `orderhist up` or pass --endpoint-url")
     return aws.Target(aws.LOCAL, region, endpoint_url)
