@@ -89,10 +89,11 @@ def _path_problem(error: Exception) -> str | None:
 def _unexpected(error: Exception) -> str:
     """The one line for an error orderhist did not raise itself."""
     from orderhist.aws import STALLED_LOCAL, unreachable_local
+    from orderhist.aws_errors import unreachable
 
     if unreachable_local(error):  # stopped, stalled or gone: `up` repairs all three
         return STALLED_LOCAL
-    if type(error).__name__ in ("EndpointConnectionError", "ConnectionClosedError"):
+    if unreachable(error):
         return ("cannot reach the stack's endpoint; if the target is local, run `orderhist up` "
                 "to restart the emulator")
     return f"{_describe(error)} (run with --verbose for details)"
