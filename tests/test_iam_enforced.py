@@ -72,7 +72,7 @@ def stack(tmp_path_factory):
 
 
 def role_client(stack, service: str, acting_for: str = identity.LAMBDA):
-    keys = identity.assume(stack["target"], identity.RoleSource(stack["role_arn"], SESSION,
+    keys = identity.assume(aws.client("sts", stack["target"]), identity.RoleSource(stack["role_arn"], SESSION,
                                                                 acting_for))
     return boto3.client(service, region_name=REGION, endpoint_url=stack["endpoint"],
                         aws_access_key_id=keys["access_key"],
@@ -216,7 +216,7 @@ def test_kinesis_in_cbor_is_authorised_and_refused_in_cbor(stack):
 
     import cbor2
 
-    keys = identity.assume(stack["target"], identity.RoleSource(stack["role_arn"], SESSION,
+    keys = identity.assume(aws.client("sts", stack["target"]), identity.RoleSource(stack["role_arn"], SESSION,
                                                                 identity.LAMBDA))
 
     def call(operation: str, payload: dict):

@@ -52,7 +52,8 @@ def session(target: Target):
         from orderhist import identity
 
         # What set_credentials stores, refreshable: re-assumed before it expires.
-        made._credentials = identity.refreshable_credentials(target)
+        made._credentials = identity.refreshable_credentials(
+            target.role, lambda: client("sts", identity.base_target(target), patient=True))
     made.set_config_variable("region", target.region)
     # The quick loader and item parser lean on botocore's private methods: only on a botocore
     # they were tested on and whose methods still look the same; otherwise botocore's own.

@@ -38,21 +38,18 @@ def base_target(target):
     return replace(target, role=None)
 
 
-def refreshable_credentials(target):
-    """botocore credentials of `target.role`, assumed with the base target's credentials on
-    first use (a client can be made while the endpoint is away; a refusal then fails the
-    call, which its caller counts and retries) and again a few minutes before they expire
-    (botocore's refresh)."""
+def refreshable_credentials(role: RoleSource, make_sts):
+    """botocore credentials of `role`, assumed with `make_sts()`'s client (the base target's
+    credentials) on first use (a client can be made while the endpoint is away; a refusal
+    then fails the call, which its caller counts and retries) and again a few minutes before
+    they expire (botocore's refresh). The STS client comes from the caller so that this
+    module need not know how clients are made (`aws` imports it, not the other way)."""
     from botocore.credentials import DeferredRefreshableCredentials
 
-    role: RoleSource = target.role
-    return DeferredRefreshableCredentials(lambda: assume(target, role), "assume-role")
+    return DeferredRefreshableCredentials(lambda: assume(make_sts(), role), "assume-role")
 
 
-def assume(target, role: RoleSource) -> dict:
-    from orderhist import aws
-
-    sts = aws.client("sts", base_target(target), patient=True)
+def assume(sts, role: RoleSource) -> dict:
     if role.service:
         def say_service(request, **kwargs):
             request.headers[ACTING_SERVICE_HEADER] = role.service
@@ -64,10 +61,11 @@ def assume(target, role: RoleSource) -> dict:
             "token": reply["SessionToken"], "expiry_time": reply["Expiration"].isoformat()}
 
 
-def environment_credentials(target, role_arn: str, session_name: str,
+def environment_credentials(sts, role_arn: str, session_name: str,
                             service: str | None = None) -> dict[str, str]:
-    """A role's credentials as a process's AWS_* variables (a Lambda container's)."""
-    found = assume(target, RoleSource(role_arn, session_name[:64], service))
+    """A role's credentials as a process's AWS_* variables (a Lambda container's), assumed
+    through the STS client `sts`."""
+    found = assume(sts, RoleSource(role_arn, session_name[:64], service))
     return {"AWS_ACCESS_KEY_ID": found["access_key"],
             "AWS_SECRET_ACCESS_KEY": found["secret_key"],
             "AWS_SESSION_TOKEN": found["token"]}

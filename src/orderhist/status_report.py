@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from orderhist.watch import Verdict
+    from orderhist.watch_sample import Verdict
 
 
 @dataclass

@@ -8,34 +8,15 @@ queue) or watch_aws (CloudWatch's GetMetricData and the queue's depth).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-
 from orderhist import aws
 from orderhist.state import Home, StackState
 from orderhist.status_report import StatusReport
+from orderhist.watch_sample import HISTORY, Sample, Verdict  # noqa: F401  (watch's API)
 
 STAGES = ("written", "shipped", "streamed", "invocations", "stored", "rejects")
-HISTORY = 60  # samples kept: a minute at one a second
 RATE_WINDOW_S = 5.0
 STUCK_AFTER_S = 10.0  # work waiting and no progress for this long: stuck
 RECENT_ERROR_S = 30.0
-
-
-@dataclass
-class Sample:
-    at: float
-    counts: dict[str, int | None]
-    facts: dict = field(default_factory=dict)  # lag, errors, processes, last errors
-
-
-@dataclass
-class Verdict:
-    level: str   # "ok", "warn", "fail"
-    stage: str | None
-    text: str
-
-    def as_json(self) -> dict:
-        return {"level": self.level, "stage": self.stage, "text": self.text}
 
 
 def rate(history, stage: str, window: float = RATE_WINDOW_S) -> float | None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from orderhist import aws
 from orderhist.state import StackState
-from orderhist.watch import Sample, Verdict
+from orderhist.watch_sample import Sample, Verdict
 from orderhist.watch_local import table_counts
 
 WINDOW_MIN = 5

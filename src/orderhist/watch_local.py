@@ -10,7 +10,7 @@ from pathlib import Path
 
 from orderhist import aws, aws_errors, processes
 from orderhist.state import Home, StackState
-from orderhist.watch import HISTORY, Sample
+from orderhist.watch_sample import HISTORY, Sample
 
 LATENCY_SAMPLE = 50   # newest lines looked up per sample
 LATENCY_KEEP = 2000   # latencies kept for p50/p99 of recent lines

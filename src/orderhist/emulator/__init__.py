@@ -16,19 +16,15 @@ import urllib.request
 from pathlib import Path
 
 from orderhist import processes
-from orderhist.errors import OrderhistError
 from orderhist.state import Home, read_json
 
+# What the server process needs as well lives in `shared`, so that the server never imports
+# this module back (this one starts the server).
+from orderhist.emulator.shared import (  # noqa: F401  (the emulator's API)
+    FAST_ENV, HOST, ROUTE_PREFIX, EmulatorError, check_fault_rate,
+)
+
 NAME = "emulator"
-HOST = "127.0.0.1"
-ROUTE_PREFIX = "/_orderhist/"
-# Set to "0" in the emulator's environment to serve stock moto (only the correctness fixes):
-# the reference the benchmarks and the equivalence tests compare against.
-FAST_ENV = "ORDERHIST_EMULATOR_FAST"
-
-
-class EmulatorError(OrderhistError):
-    pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,11 +80,6 @@ def start(home: Home, env: dict[str, str], timeout: float = 30.0, faults: float 
         time.sleep(0.05)
     log = processes.log_file(home, NAME)
     raise EmulatorError(f"the local AWS emulator did not start; see {log}")
-
-
-def check_fault_rate(rate: float) -> None:
-    if not 0.0 <= rate < 1.0:
-        raise EmulatorError(f"a fault rate is a fraction in [0, 1), not {rate}")
 
 
 def is_healthy(endpoint: str | None, timeout: float = 2.0) -> bool:

@@ -22,7 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
-from orderhist.emulator import FAST_ENV, HOST, ROUTE_PREFIX, check_fault_rate
+from orderhist.emulator.shared import FAST_ENV, HOST, ROUTE_PREFIX, check_fault_rate
 from orderhist.state import write_json_atomic
 
 # What the health route reports besides "ok": the registry's warning, if moto differed.

@@ -114,8 +114,9 @@ class Supervisor:
         them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)."""
         if not spec.role:
             return {}
-        return identity.environment_credentials(self.target, spec.role,
-                                                f"{spec.name}-local"[:64], identity.LAMBDA)
+        sts = aws.client("sts", identity.base_target(self.target), patient=True)
+        return identity.environment_credentials(sts, spec.role, f"{spec.name}-local"[:64],
+                                                identity.LAMBDA)
 
     def _clients_for(self, slot: FunctionSlot):
         """Kinesis and destination clients acting as the function's role (while its spec is
