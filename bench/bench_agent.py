@@ -144,7 +144,8 @@ def latency(bench: Bench, rate: float, seconds: float) -> dict:
         delays.append((record["ApproximateArrivalTimestamp"].timestamp() - written[line_no])
                       * 1000)
     return {"lines": len(written), "rate": rate, "buffer_age_ms": BUFFER_AGE_MS,
-            "p50_ms": round(percentile(delays, 0.5), 1), "p99_ms": round(percentile(delays, 0.99), 1),
+            "p50_ms": round(percentile(delays, 0.5), 1),
+            "p99_ms": round(percentile(delays, 0.99), 1),
             "max_ms": round(max(delays), 1), "bound_ms": BUFFER_AGE_MS + 100}
 
 

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from orderhist import aws, records  # noqa: E402
+from orderhist import aws, records
 
 STREAM = TABLE = "orderhist-orders"
 

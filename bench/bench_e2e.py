@@ -47,7 +47,8 @@ def main() -> None:
             started = time.perf_counter()
             orderhist(home, "orders", "--customer", "17850")
             walls.append(time.perf_counter() - started)
-        print(f"orders --customer 17850 as a process: median {statistics.median(walls) * 1000:.0f} ms, "
+        print("orders --customer 17850 as a process: "
+              f"median {statistics.median(walls) * 1000:.0f} ms, "
               f"min {min(walls) * 1000:.0f} ms, max {max(walls) * 1000:.0f} ms (10 runs)")
     finally:
         orderhist(home, "down")

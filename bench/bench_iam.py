@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from orderhist import emulator  # noqa: E402
+from orderhist import emulator
 
 ORDER = ("on", "off", "off", "on")
 

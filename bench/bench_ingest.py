@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from orderhist import aws, emulator  # noqa: E402
+from orderhist import aws, emulator
 
 RAW_TABLE = "bench-raw"
 

@@ -30,9 +30,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from orderhist import aws, emulator, records, schema  # noqa: E402
+from orderhist import aws, emulator, records, schema
 
 BLOCK = 50_000
 TABLE = "orderhist-orders"

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402
+import common
 
-from orderhist import aws  # noqa: E402
-from orderhist.rejects import count_refused  # noqa: E402
+from orderhist import aws
+from orderhist.rejects import count_refused
 
 
 def put_poison(target: aws.Target, stream: str, count: int, offset: int) -> None:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, start_emulator  # noqa: E402
+from common import machine, start_emulator
 
-from orderhist import aws, emulator  # noqa: E402
+from orderhist import aws, emulator
 
 CALLS = ("SendMessageBatch", "ReceiveMessage", "ChangeMessageVisibilityBatch",
          "DeleteMessageBatch", "GetQueueAttributes")

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from orderhist import aws, emulator
-from orderhist.state import Home
-
 from helpers.datasets import REAL_DATASET
 from helpers.emulator import start_emulator
 from helpers.runtime import Probe
+from orderhist import aws, emulator
+from orderhist.state import Home
 
 REGION = "us-east-1"
 

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers.agent import REGION
+from helpers.lines import order_line
 from orderhist import records
 from orderhist.agent import load_config, local_agent_config
 from orderhist.agent.config import parse_config
 from orderhist.agent.processing import LineProcessor
 from orderhist.errors import UsageProblem
-
-from helpers.agent import REGION
-from helpers.lines import order_line
 
 
 def base_config(tmp_path: Path, **flow) -> dict:

@@ -11,9 +11,20 @@ import time
 
 from botocore.exceptions import ClientError
 
-from helpers.agent import (AgentThread, agent_config, checkpoint_offsets, kill,
-                           line_numbers, make_stream, read_stream, start_agent_process,
-                           stats_of, wait_for_lines, wait_until, write_lines)
+from helpers.agent import (
+    AgentThread,
+    agent_config,
+    checkpoint_offsets,
+    kill,
+    line_numbers,
+    make_stream,
+    read_stream,
+    start_agent_process,
+    stats_of,
+    wait_for_lines,
+    wait_until,
+    write_lines,
+)
 
 THROTTLED = "ProvisionedThroughputExceededException"
 

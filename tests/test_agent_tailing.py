@@ -9,13 +9,21 @@ import time
 
 import pytest
 
+from helpers.agent import (
+    AgentThread,
+    agent_config,
+    checkpoint_offsets,
+    line_numbers,
+    make_stream,
+    read_stream,
+    stats_of,
+    wait_for_lines,
+    wait_until,
+    write_lines,
+)
+from helpers.lines import order_line
 from orderhist import records
 from orderhist.agent import read_dead_letters
-
-from helpers.agent import (AgentThread, agent_config, checkpoint_offsets, line_numbers,
-                           make_stream, read_stream, stats_of, wait_for_lines, wait_until,
-                           write_lines)
-from helpers.lines import order_line
 
 
 def assert_each_once(found, expected: range):
@@ -35,7 +43,7 @@ def test_rename_rotation_and_timestamped_files(tmp_path, local_target, unique_na
         # logrotate's default: app.log.1 -> app.log.2, app.log -> app.log.1, new app.log.
         # The rotated names do not match *.log: the agent must finish them by inode.
         number = 1
-        for rotation in range(4):
+        for _rotation in range(4):
             for batch in range(5):
                 write_lines(logs / "app.log", range(number, number + 100))
                 number += 100
@@ -69,7 +77,7 @@ def test_copytruncate(tmp_path, local_target, unique_name, pattern):
     with AgentThread(config):
         fd = os.open(logs / "app.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            for rotation in range(4):
+            for _rotation in range(4):
                 for _ in range(4):
                     os.write(fd, "".join(order_line(n) for n in range(number, number + 150))
                              .encode())
@@ -88,8 +96,9 @@ def test_copytruncate(tmp_path, local_target, unique_name, pattern):
                 # a generation copied and emptied unseen would be in no file it knows of.
                 first = order_line(number).encode()
                 os.write(fd, first)
-                wait_until(lambda: checkpoint_offsets(config).get(str(logs / "app.log"))
-                           == len(first), 20, "the truncation was not noticed")
+                size = len(first)
+                wait_until(lambda size=size: checkpoint_offsets(config).get(
+                    str(logs / "app.log")) == size, 20, "the truncation was not noticed")
                 number += 1
             os.write(fd, "".join(order_line(n) for n in range(number, number + 100)).encode())
             number += 100

@@ -8,12 +8,11 @@ import time
 
 import pytest
 
+from helpers.aws_faults import FaultProxy, ec2_error, json_error, query_error, rest_json_error
 from orderhist import aws, aws_errors, stack
 from orderhist.function import build
 from orderhist.resources import Names, Settings, StackContext, retry_while_propagating
 from orderhist.state import Home, StackState
-
-from helpers.aws_faults import FaultProxy, ec2_error, json_error, query_error, rest_json_error
 
 PROFILE_ARN = "arn:aws:iam::123456789012:instance-profile/t-us-east-1-host"
 RUN_INSTANCES_PROPAGATING = (  # aws/aws-sdk-js-v3#5253, with the ARN form of the parameter

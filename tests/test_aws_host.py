@@ -12,13 +12,19 @@ from pathlib import Path
 import boto3
 import pytest
 
-from orderhist import aws, stack
-from orderhist.resources import (
-    UPDATED, Names, Settings, StackContext, artifacts, host_refresh, machine,
-)
-from orderhist.state import Home, StackState
 from helpers.aws_target import empty, run_aws, snapshot, up_args
 from helpers.request_log_proxy import RecordingProxy
+from orderhist import aws, stack
+from orderhist.resources import (
+    UPDATED,
+    Names,
+    Settings,
+    StackContext,
+    artifacts,
+    host_refresh,
+    machine,
+)
+from orderhist.state import Home, StackState
 
 REPO = Path(__file__).resolve().parent.parent
 OTHER_ACCOUNT = "111122223333"

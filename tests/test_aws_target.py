@@ -15,9 +15,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from orderhist import aws, hostsetup
-
 from helpers.aws_target import empty, run_aws, snapshot, up_args
+from orderhist import aws, hostsetup
 
 DATA_SERVICES = ("kinesis:", "dynamodb:", "sqs:", "s3:")
 
@@ -79,7 +78,8 @@ def test_up_builds_a_locked_down_stack_and_down_removes_it(local_target, unique_
     rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     config = json.loads(s3.get_object(Bucket=bucket, Key=hostsetup.AGENT_CONFIG_KEY)["Body"].read())
-    assert "awsAccessKeyId" not in config and config["flows"][0]["kinesisStream"].startswith(unique_name)
+    assert "awsAccessKeyId" not in config
+    assert config["flows"][0]["kinesisStream"].startswith(unique_name)
     assert "dataProcessingOptions" not in config["flows"][0]  # the Java CSVTOJSON breaks quotes
     summary = aws.client("kinesis", local_target).describe_stream_summary(
         StreamName=resources["stream"]["id"])["StreamDescriptionSummary"]

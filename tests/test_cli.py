@@ -5,10 +5,8 @@ from functools import partial
 
 import pytest
 
-from orderhist import __version__
-
 from helpers.cli import run_cli
-
+from orderhist import __version__
 
 run = partial(run_cli, aws_env="shell", timeout=60)  # the user's environment, no ORDERHIST_HOME
 

@@ -9,8 +9,8 @@ import csv
 from pathlib import Path
 
 import pytest
-from helpers.datasets import REAL_DATASET
 
+from helpers.datasets import REAL_DATASET
 from orderhist.dataset import info, iter_lines
 from orderhist.records import RecordError
 

@@ -5,8 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from orderhist.dataset import (BUNDLED_ROWS, BUNDLED_SEED, REAL_ROWS, info, iter_lines, synth,
-                               write_synthetic)
+from orderhist.dataset import (
+    BUNDLED_ROWS,
+    BUNDLED_SEED,
+    REAL_ROWS,
+    info,
+    iter_lines,
+    synth,
+    write_synthetic,
+)
 from orderhist.records import OrderLine
 
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "OnlineRetail.csv"

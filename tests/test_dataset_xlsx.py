@@ -5,12 +5,11 @@ import zipfile
 from datetime import datetime
 
 import pytest
-from helpers.datasets import REAL_DATASET
 
+from helpers.datasets import REAL_DATASET
+from helpers.xlsx import HEADER, MAIN, excel_like, serial
 from orderhist.dataset import DatasetError, info, iter_lines
 from orderhist.dataset.xlsx import read_first_sheet
-
-from helpers.xlsx import HEADER, MAIN, excel_like, serial
 
 REAL = REAL_DATASET
 

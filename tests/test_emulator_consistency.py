@@ -9,10 +9,9 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers.emulator import serve_emulator
 from orderhist import aws, aws_errors
 from orderhist.resources.data import table_shape
-
-from helpers.emulator import serve_emulator
 
 DELAY = 1.0
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{

@@ -10,7 +10,6 @@ import random
 import pytest
 
 from helpers.emulator import Twin, fast_requests
-
 from orderhist.resources.data import table_shape
 
 TABLE = "equivalence"
@@ -262,7 +261,7 @@ def test_random_operations_answer_as_stock_moto(twin_targets, seed):
         create_table(twin.fast)
         create_table(twin.stock)
     model = Model(seed)
-    for step in range(350):
+    for _step in range(350):
         write_step(twin, model) if model.rng.random() < 0.5 else read_step(twin, model)
     scanned = [sorted(map(repr, outcome[1]["Items"])) for outcome in twin.both(
         "scan", TableName=TABLE)]

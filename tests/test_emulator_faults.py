@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from orderhist import aws, emulator
-from orderhist.state import Home, read_json
 from helpers.cli import orderhist
 from helpers.emulator import REGION, raw_client
+from orderhist import aws, emulator
+from orderhist.state import Home, read_json
 
 THROTTLED = "ProvisionedThroughputExceededException"
 

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from orderhist import aws
 from helpers.emulator import Twin, fast_requests, raw_client
+from orderhist import aws
 
 STREAM = "equivalence"
 FIRST_SHARD_BASE = 49 * 10**54

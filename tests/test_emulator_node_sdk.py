@@ -18,7 +18,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from helpers.emulator import start_emulator
-
 from orderhist import aws, emulator
 from orderhist.resources.data import table_shape
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from helpers.emulator import REGION, start_emulator
-
 from orderhist import aws, emulator, processes
 from orderhist.emulator import registry
 

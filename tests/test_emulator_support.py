@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-
 # ---------------------------------------------------------------------------------------------
 # Unit tests of the in-process pieces (no server).
 
@@ -42,7 +41,7 @@ def test_gsi_index_orders_ties_like_moto_and_removes_by_identity():
     gsi = GsiIndex("ByInvoice", "InvoiceNo", "S", "LineNo", "N", ("CustomerID", "S", "SK", "S"))
     rng = random.Random(3)
     items = []
-    for n in range(300):
+    for _n in range(300):
         item = _Item(_Dt("S", rng.choice("abc")), _Dt("S", f"k{rng.randrange(50):03d}"),
                      {"InvoiceNo": _Dt("S", "i"), "LineNo": _Dt("N", str(rng.randrange(10)))})
         items.append(item)

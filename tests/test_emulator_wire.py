@@ -11,7 +11,6 @@ import urllib.request
 import pytest
 
 from helpers.emulator import Twin, raw_client, start_emulator
-
 from orderhist import emulator, processes
 from orderhist.resources.data import table_shape
 

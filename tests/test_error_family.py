@@ -251,7 +251,10 @@ def test_only_aws_errors_decides_what_an_aws_error_means():
 
 def test_the_adapter_tells_an_unreachable_endpoint_by_its_class():
     from botocore.exceptions import (
-        ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError,
+        ClientError,
+        ConnectionClosedError,
+        EndpointConnectionError,
+        ReadTimeoutError,
     )
 
     assert aws_errors.unreachable(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))

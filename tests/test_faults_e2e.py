@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from orderhist import aws, emulator
 from helpers.cli import orderhist
+from orderhist import aws, emulator
 
 LINES = 3_000
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 
+from helpers.runtime import CONTAINER_PROBE as PROBE
 from orderhist import aws
 from orderhist.logview import FileTail, parse_since, split_stamp
 from orderhist.runtime.worker import FunctionSpec, Worker, container_environment
-from helpers.runtime import CONTAINER_PROBE as PROBE
 
 REPORT = re.compile(r"REPORT RequestId: (\S+)\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
                     r"Memory Size: 128 MB\tMax Memory Used: (\d+|-) MB")

@@ -12,13 +12,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers.lines import ORDER_LINES_ONLY
+from helpers.lines import runtime_order_line as order_line
+from helpers.runtime import make_table
 from orderhist import aws, aws_errors, records
 from orderhist.function import handler as handler_module
 from orderhist.function.handler import handler
 from orderhist.rejects import list_rejects
-
-from helpers.lines import ORDER_LINES_ONLY, runtime_order_line as order_line
-from helpers.runtime import make_table
 
 SHARD = "shardId-000000000000"
 STREAM_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/t-orders"

@@ -41,7 +41,8 @@ def table(local_target, tmp_path_factory):
     record = Table().create(ctx)
     dynamodb = aws.client("dynamodb", local_target)
     for line in LINES:
-        dynamodb.put_item(TableName=record["id"], Item=records.to_item(line, "2026-01-01T00:00:00.000Z"))
+        dynamodb.put_item(TableName=record["id"],
+                          Item=records.to_item(line, "2026-01-01T00:00:00.000Z"))
     yield record["id"]
     dynamodb.delete_table(TableName=record["id"])
 

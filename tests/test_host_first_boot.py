@@ -26,11 +26,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from orderhist import aws, hostsetup, records, remote
-
 from helpers import cli
 from helpers.host_sandbox import HostSandbox, bwrap_problem, host_aws_environment
 from helpers.request_log_proxy import RecordingProxy
+from orderhist import aws, hostsetup, records, remote
 
 pytestmark = pytest.mark.slow
 KUSER = "aws-kinesis-agent-user"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.cli import orderhist
 from orderhist import aws
 from orderhist.dataset import iter_lines
-from helpers.cli import orderhist
 
 CUSTOMER = "90001"
 INVOICE = "600001"
@@ -88,7 +88,8 @@ def put_raw(home: Path, data: bytes) -> None:
 
 
 def test_xlsx_cells_keep_line_breaks_and_excels_escaped_characters(tmp_path):
-    from helpers.xlsx import HEADER as XLSX_HEADER, excel_like
+    from helpers.xlsx import HEADER as XLSX_HEADER
+    from helpers.xlsx import excel_like
 
     path = tmp_path / "book.xlsx"
     # As Excel writes them: "\r" as _x000D_, a literal "_x000D_" with its underscore escaped.

@@ -72,8 +72,8 @@ def stack(tmp_path_factory):
 
 
 def role_client(stack, service: str, acting_for: str = identity.LAMBDA):
-    keys = identity.assume(aws.client("sts", stack["target"]), identity.RoleSource(stack["role_arn"], SESSION,
-                                                                acting_for))
+    keys = identity.assume(aws.client("sts", stack["target"]),
+                           identity.RoleSource(stack["role_arn"], SESSION, acting_for))
     return boto3.client(service, region_name=REGION, endpoint_url=stack["endpoint"],
                         aws_access_key_id=keys["access_key"],
                         aws_secret_access_key=keys["secret_key"],
@@ -184,7 +184,8 @@ def test_a_policy_change_applies_at_once_and_an_explicit_deny_wins(stack):
         {"Effect": "Allow", "Action": "kinesis:Put*", "Resource": STREAM}]}
     try:
         iam.put_role_policy(RoleName=ROLE, PolicyName="p", PolicyDocument=json.dumps(wider))
-        assert kinesis.put_records(StreamName="iamx-orders", Records=entry)["FailedRecordCount"] == 0
+        put = kinesis.put_records(StreamName="iamx-orders", Records=entry)
+        assert put["FailedRecordCount"] == 0
         managed = iam.create_policy(PolicyName="iamx-deny", PolicyDocument=json.dumps({
             "Version": "2012-10-17", "Statement": [
                 {"Effect": "Deny", "Action": "kinesis:*", "Resource": STREAM}]}))["Policy"]["Arn"]
@@ -216,8 +217,8 @@ def test_kinesis_in_cbor_is_authorised_and_refused_in_cbor(stack):
 
     import cbor2
 
-    keys = identity.assume(aws.client("sts", stack["target"]), identity.RoleSource(stack["role_arn"], SESSION,
-                                                                identity.LAMBDA))
+    keys = identity.assume(aws.client("sts", stack["target"]),
+                           identity.RoleSource(stack["role_arn"], SESSION, identity.LAMBDA))
 
     def call(operation: str, payload: dict):
         request = urllib.request.Request(

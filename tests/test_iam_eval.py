@@ -8,7 +8,14 @@ import json
 import pytest
 
 from orderhist.emulator.iam_eval import (
-    ALLOW, DENY, IMPLICIT, Verdict, combine, conditions_hold, evaluate, principal_matches,
+    ALLOW,
+    DENY,
+    IMPLICIT,
+    Verdict,
+    combine,
+    conditions_hold,
+    evaluate,
+    principal_matches,
     wildcard_match,
 )
 

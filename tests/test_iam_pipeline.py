@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from orderhist import aws, emulator
 from helpers.cli import orderhist
 from helpers.runtime import given_up_records, stored_line_numbers
 from helpers.waiting import wait_until
+from orderhist import aws, emulator
 
 POLICY = "orderhist"
 
@@ -34,7 +34,7 @@ class Admin:
         document = self.iam.get_role_policy(RoleName=role, PolicyName=POLICY)["PolicyDocument"]
         self.original = document if isinstance(document, dict) else json.loads(document)
 
-    def strip(self, action: str) -> None:
+    def revoke(self, action: str) -> None:
         statements = []
         for statement in self.original["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) \
@@ -81,7 +81,7 @@ def test_enforced_pipeline_denials_are_named_and_nothing_is_lost(tmp_path):
             BisectBatchOnFunctionError=False)
         time.sleep(3)  # the runtime reads the mapping's settings every couple of seconds
         ingest = Admin(target, resources["ingest_role"]["id"])
-        ingest.strip("dynamodb:BatchWriteItem")
+        ingest.revoke("dynamodb:BatchWriteItem")
         assert orderhist(home, "generate", "--count", "200").returncode == 0
         wait_until(lambda: given_up_records(home) == 200, 60, interval=0.5,
                    message="the batches to be given up")
@@ -107,7 +107,7 @@ def test_enforced_pipeline_denials_are_named_and_nothing_is_lost(tmp_path):
         # 3. The host role may no longer put records: the agent says so and keeps its lines,
         # even across a kill -9; restored, every line arrives.
         host = Admin(target, resources["host_role"]["id"])
-        host.strip("kinesis:PutRecords")
+        host.revoke("kinesis:PutRecords")
         assert orderhist(home, "generate", "--count", "300").returncode == 0
         wait_until(lambda: "kinesis:PutRecords" in denied_actions(status(home), "agent"), 30,
                    interval=0.5, message="status to name the agent's denied PutRecords")
@@ -137,7 +137,7 @@ def test_no_iam_turns_enforcement_off(tmp_path):
         assert status(home)["iam"] == "off"
         assert "IAM: off" in orderhist(home, "status").stdout
         # A role without its write permission still writes: nothing is checked.
-        Admin(target, state["resources"]["ingest_role"]["id"]).strip("dynamodb:BatchWriteItem")
+        Admin(target, state["resources"]["ingest_role"]["id"]).revoke("dynamodb:BatchWriteItem")
         made = orderhist(home, "generate", "--count", "50", "--wait", "--json")
         assert made.returncode == 0 and json.loads(made.stdout)["stored"] == 50
         # Recorded: a later `up` keeps it off; `up --iam` turns it on in place.

@@ -9,17 +9,15 @@ import select
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 
 import pytest
 
-from orderhist import aws
-from orderhist.state import Home, StackState
-
 from helpers.cli import run_cli
 from helpers.emulator import serve_emulator
-
+from orderhist import aws
+from orderhist.state import Home, StackState
 
 cli = partial(run_cli, aws_env="dummies", timeout=120)  # home: a state.Home
 
@@ -43,7 +41,7 @@ def aws_stack(tmp_path, local_target, unique_name):
 def test_watch_once_reads_cloudwatch_and_names_the_failing_stage(aws_stack, local_target):
     home, _, prefix = aws_stack
     cloudwatch = aws.client("cloudwatch", local_target)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def metric(namespace, name, dimension, value, resource, unit="Count"):
         cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import ast
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from botocore import xform_name
 from botocore.loaders import create_loader
 from policy_sentry.querying.actions import get_action_data
 
-from orderhist import policies
-
 from helpers.policies import LOGS, QUEUE, documents
+from orderhist import policies
 
 SRC = Path(policies.__file__).resolve().parent
 # AmazonSSMManagedInstanceCore, v2 (the default version since 2019-05-23), as published in
@@ -52,7 +51,7 @@ def overlap(a: str, b: str) -> bool:
     """Whether some ARN matches both globs (IAM's `*` matches any run of characters)."""
     a, b = _glob(a), _glob(b)
 
-    @lru_cache(maxsize=None)
+    @cache
     def meet(i: int, j: int) -> bool:
         if i == len(a) or j == len(b):
             return a[i:].strip("*") == "" and b[j:].strip("*") == ""

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from orderhist import aws
 from helpers.cli import orderhist
 from helpers.waiting import wait_until
+from orderhist import aws
 
 POISON = 3_000
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from orderhist import aws
 from helpers.cli import orderhist
 from helpers.runtime import given_up_records, stored_line_numbers
 from helpers.waiting import wait_until
+from orderhist import aws
 
 LINES = 200
 

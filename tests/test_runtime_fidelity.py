@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 import time
 
-from orderhist.rejects import list_rejects
-
 from helpers.runtime import Probe
 from helpers.waiting import wait_until
+from orderhist.rejects import list_rejects
 
 
 def test_filter_criteria_drop_what_does_not_match(probe):

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import math
 
-from orderhist.rejects import is_batch_info, list_rejects
-from orderhist.runtime import read_stats
-
 from helpers.lines import runtime_order_line as order_line
 from helpers.runtime import RuntimeThread, Stack
 from helpers.waiting import wait_until
+from orderhist.rejects import is_batch_info, list_rejects
+from orderhist.runtime import read_stats
 
 POISON = [
     b"\xff\xfe\x00 not text",

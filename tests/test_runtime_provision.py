@@ -2,10 +2,9 @@
 stack.py's) make what DESIGN.md describes."""
 from __future__ import annotations
 
-from orderhist import records
-
 from helpers.lines import runtime_order_line as order_line
 from helpers.runtime import Stack
+from orderhist import records
 
 
 def test_the_helpers_make_the_designed_table(local_target, unique_name):

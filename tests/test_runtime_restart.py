@@ -12,13 +12,12 @@ import threading
 import time
 from pathlib import Path
 
-from orderhist import aws
-from orderhist.runtime import read_stats
-from orderhist.runtime.checkpoint import checkpoint_dir
-
 from helpers.lines import runtime_order_line as order_line
 from helpers.runtime import Stack
 from helpers.waiting import wait_until
+from orderhist import aws
+from orderhist.runtime import read_stats
+from orderhist.runtime.checkpoint import checkpoint_dir
 
 LINES = 3000
 BATCH = 100

@@ -7,12 +7,11 @@ import base64
 import time
 from pathlib import Path
 
+from helpers.runtime import Probe
+from helpers.waiting import wait_until
 from orderhist import aws
 from orderhist.rejects import list_rejects
 from orderhist.runtime.checkpoint import checkpoint_dir
-
-from helpers.runtime import Probe
-from helpers.waiting import wait_until
 
 
 def test_bisect_isolates_the_failing_record_retries_it_twice_then_moves_on(probe):

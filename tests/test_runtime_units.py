@@ -7,10 +7,12 @@ import base64
 import hashlib
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from helpers.runtime import CONTAINER_PROBE as PROBE
+from helpers.runtime import zip_of
 from orderhist import aws
 from orderhist.runtime import events
 from orderhist.runtime.batching import Planner
@@ -19,8 +21,6 @@ from orderhist.runtime.filters import FilterError, parse_filter_criteria
 from orderhist.runtime.mappings import CodeError, parse_mapping, unpack
 from orderhist.runtime.worker import FunctionSpec, Worker, container_environment
 
-from helpers.runtime import CONTAINER_PROBE as PROBE, zip_of
-
 SHARD = "shardId-000000000003"
 STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
 
@@ -28,7 +28,7 @@ STREAM = "arn:aws:kinesis:us-east-1:123456789012:stream/s"
 def kinesis_record(sequence: int, data: bytes = b"x", arrival: float = 1_700_000_000.25) -> dict:
     """A record as boto3's get_records returns it."""
     return {"SequenceNumber": str(sequence), "Data": data, "PartitionKey": f"pk{sequence}",
-            "ApproximateArrivalTimestamp": datetime.fromtimestamp(arrival, timezone.utc)}
+            "ApproximateArrivalTimestamp": datetime.fromtimestamp(arrival, UTC)}
 
 
 def run_planner(total: int, batch_size: int, *, bisect: bool,
@@ -193,7 +193,8 @@ def test_mappings_the_runtime_cannot_run_say_why():
     base = {"UUID": "u", "FunctionArn": "arn:aws:lambda:us-east-1:1:function:f",
             "EventSourceArn": STREAM}
     assert parse_mapping(base).unsupported is None
-    assert "ParallelizationFactor" in parse_mapping({**base, "ParallelizationFactor": 4}).unsupported
+    parallel = parse_mapping({**base, "ParallelizationFactor": 4})
+    assert "ParallelizationFactor" in parallel.unsupported
     assert "TumblingWindow" in parse_mapping({**base, "TumblingWindowInSeconds": 30}).unsupported
     bad = {"Filters": [{"Pattern": "{not json"}]}
     assert "FilterCriteria" in parse_mapping({**base, "FilterCriteria": bad}).unsupported
@@ -225,7 +226,7 @@ def test_mapping_settings_are_read_with_aws_defaults():
     at = parse_mapping({"UUID": "u", "FunctionArn": "f", "EventSourceArn": config.stream_arn,
                         "StartingPosition": "AT_TIMESTAMP", "BatchSize": 7,
                         "StartingPositionTimestamp": datetime.fromtimestamp(1_700_000_000,
-                                                                            timezone.utc),
+                                                                            UTC),
                         "MaximumRetryAttempts": 0, "BisectBatchOnFunctionError": True,
                         "FunctionResponseTypes": ["ReportBatchItemFailures"],
                         "DestinationConfig": {"OnFailure": {"Destination": "arn:q"}}})

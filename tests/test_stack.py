@@ -63,7 +63,8 @@ def test_resources_are_secure_by_default(stack_ctx, local_target):
         UUID=state.resources["mapping"]["id"])
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BisectBatchOnFunctionError"] is True
-    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == state.resources["queue"]["arn"]
+    on_failure = mapping["DestinationConfig"]["OnFailure"]
+    assert on_failure["Destination"] == state.resources["queue"]["arn"]
     s3 = aws.client("s3", local_target)
     block = s3.get_public_access_block(Bucket=names.bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
@@ -74,7 +75,8 @@ def test_a_half_provisioned_stack_is_repaired(stack_ctx, local_target):
     stack.apply(make(), state)
     ctx = make()
     aws.client("kinesis", local_target).delete_stream(StreamName=ctx.names.stream)
-    aws.client("lambda", local_target).delete_event_source_mapping(UUID=state.resources["mapping"]["id"])
+    aws.client("lambda", local_target).delete_event_source_mapping(
+        UUID=state.resources["mapping"]["id"])
     iam = aws.client("iam", local_target)
     iam.put_role_policy(RoleName=ctx.names.ingest_role, PolicyName="orderhist",
                         PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": '

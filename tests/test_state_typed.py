@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from orderhist import aws, lifecycle, state as state_module
+from helpers.cli import orderhist
+from orderhist import aws, lifecycle
+from orderhist import state as state_module
 from orderhist.resources import Settings
 from orderhist.state import DamagedFile, Home, StackState, StateVersionProblem
-from helpers.cli import orderhist
 
 # A version 1 file as `up` writes it for a local stack, with every key it can hold.
 VERSION_1 = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC
 
 LOCAL = "local"
 AWS = "aws"
@@ -229,10 +230,10 @@ def _parse_timestamp(value):
     """Epoch-number timestamps (Kinesis's ApproximateArrivalTimestamp, one per record) as
     UTC datetimes; botocore converts each to the local zone through dateutil, which cost the
     runtime a quarter of its CPU. Anything else goes to botocore's own parser."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     from botocore.utils import parse_timestamp
 
     return parse_timestamp(value)
@@ -291,7 +292,8 @@ def local_child_environment(region: str) -> dict[str, str]:
 def unreachable_local(error: Exception) -> bool:
     """Whether `error` is a call to this machine's emulator that timed out or could not
     connect: the emulator is stopped, stalled or gone."""
-    from botocore.exceptions import ConnectionError as BotoConnectionError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
 
     if not isinstance(error, (BotoConnectionError, HTTPClientError)):
         return False

@@ -21,7 +21,8 @@ DENIED = "denied"              # the caller may not do this
 COOLING_DOWN = "cooling down"  # the name of something just deleted cannot be reused yet
 ALREADY_EXISTS = "already exists"  # a create of what is there already (and is the caller's)
 TAKEN = "taken"                # the name belongs to someone else (an S3 bucket of another account)
-IN_USE = "in use"              # busy: being created or deleted, or there already (DynamoDB, Kinesis)
+# busy: being created or deleted, or there already (DynamoDB, Kinesis)
+IN_USE = "in use"
 EXPIRED = "expired"            # a Kinesis shard iterator older than 5 minutes
 INVALID = "invalid"            # the request itself is wrong (a value, a sequence number past
                                # the stream's retention)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ContextManager
 
 from orderhist.errors import OrderhistError
 from orderhist.state import Home, StackState, require_state
@@ -44,14 +44,14 @@ class Generation:
                 "see `orderhist status` and the logs under the home directory")
 
 
-def _quiet(*_args) -> ContextManager:
+def _quiet(*_args) -> AbstractContextManager:
     return contextlib.nullcontext()
 
 
 def generate(home: Home, count: int, *, source: Path | None = None, now: bool = False,
              rate: float | None = None, wait: bool = False, timeout: float = 60.0,
-             writing: Callable[[str], ContextManager] = _quiet,
-             following: Callable[[int], ContextManager] = _quiet) -> Generation:
+             writing: Callable[[str], AbstractContextManager] = _quiet,
+             following: Callable[[int], AbstractContextManager] = _quiet) -> Generation:
     """Write `count` lines on the stack's host; with `wait`, follow them into the table for
     up to `timeout` seconds. `writing(where)` surrounds the writing (a spinner);
     `following(lines)` surrounds the wait and gives the progress callback

@@ -12,8 +12,14 @@ from orderhist import aws, emulator, hostsetup, locks, processes, stack, validat
 from orderhist.errors import UsageProblem
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import Home, StackState, require_state, write_json_atomic
-from orderhist.status_report import (ProcessStatus, ResourceStatus, StatusReport, StreamFacts,
-                                     StreamLag, TableFacts)
+from orderhist.status_report import (
+    ProcessStatus,
+    ResourceStatus,
+    StatusReport,
+    StreamFacts,
+    StreamLag,
+    TableFacts,
+)
 
 AGENT, RUNTIME = "agent", "runtime"
 LOCAL_PROCESSES = (emulator.NAME, AGENT, RUNTIME)
@@ -317,7 +323,8 @@ def _write_if_changed(path, data: dict) -> bool:
 
 def status(home: Home) -> StatusReport:
     state = require_state(home)
-    from orderhist.agent import default_stats_path, read_stats as agent_stats
+    from orderhist.agent import default_stats_path
+    from orderhist.agent import read_stats as agent_stats
     from orderhist.runtime import read_stats as runtime_stats
 
     target = state.target()
@@ -354,7 +361,8 @@ def status(home: Home) -> StatusReport:
     if report.resources["table"].exists:
         from orderhist.rejects import count_refused
 
-        table = aws.client("dynamodb", target, patient=False).describe_table(TableName=names.table)["Table"]
+        dynamodb = aws.client("dynamodb", target, patient=False)
+        table = dynamodb.describe_table(TableName=names.table)["Table"]
         refused = count_refused(target, names.table)
         # Refused records live in the table too; the items are the order lines. (On AWS the
         # ItemCount is refreshed about every six hours, so both are approximate there.)

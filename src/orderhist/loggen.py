@@ -7,7 +7,7 @@ import dataclasses
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orderhist import locks, records
@@ -113,7 +113,7 @@ class _Reading:
 
 def _new_log_path(log_dir: Path) -> Path:
     # One file per run, named by time: the agent follows new files as they appear.
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
     return log_dir / f"{stamp}.log"
 
 
@@ -128,7 +128,7 @@ def _write(path: Path, lines, now: bool, rate: float | None) -> list[OrderLine]:
         if now:
             # Every line of one invoice gets the same "placed at" time.
             changes["invoice_date"] = invoice_times.setdefault(
-                line.invoice_no, records.normalise_date(datetime.now(timezone.utc)))
+                line.invoice_no, records.normalise_date(datetime.now(UTC)))
         return dataclasses.replace(line, **changes)
 
     written: list[OrderLine] = []

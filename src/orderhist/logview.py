@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orderhist import aws, aws_errors, processes
@@ -27,7 +27,8 @@ HOST_LINES = 200
 
 # `2026-11-30T02:50:02.819Z` (ours now) or `2026-11-30 02:48:46,696` (logging's default,
 # which an older orderhist wrote; UTC on the hosts it runs on).
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,6}))?(Z|[+-]\d\d:?\d\d)?\s?")
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,6}))?"
+                    r"(Z|[+-]\d\d:?\d\d)?\s?")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Line:
 
     @property
     def stamp(self) -> str:
-        moment = datetime.fromtimestamp(self.at, timezone.utc)
+        moment = datetime.fromtimestamp(self.at, UTC)
         return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -56,7 +57,7 @@ def parse_since(text: str | None) -> float | None:
         raise UsageProblem(f"--since {text!r} is neither a duration (10m, 2h, 1d) nor an "
                            "ISO 8601 time") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -70,7 +71,7 @@ def split_stamp(text: str) -> tuple[float | None, str]:
         found = _HTTP_STAMP.search(text)
         if found:  # the stamp stays in the text: it is part of the request line
             moment = datetime.strptime(found[1], "%d/%b/%Y %H:%M:%S")
-            return moment.replace(tzinfo=timezone.utc).timestamp(), text
+            return moment.replace(tzinfo=UTC).timestamp(), text
         return None, text
     day, clock, fraction, zone = match.groups()
     zone = "+00:00" if zone in (None, "Z") else zone
@@ -186,7 +187,7 @@ class AwsLogs:
     def _host_lines(self) -> list[Line]:
         from orderhist.remote import run_on_host
 
-        since = datetime.fromtimestamp(self.host_since, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        since = datetime.fromtimestamp(self.host_since, UTC).strftime("%Y-%m-%d %H:%M:%S")
         script = [
             f"journalctl -u orderhist-agent -u aws-kinesis-agent -o short-iso-precise "
             f"--no-pager --utc --since '{since}' | tail -n {HOST_LINES} | sed 's/^/agent /'",

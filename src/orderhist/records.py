@@ -22,15 +22,27 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from orderhist import schema
 from orderhist.errors import UsageProblem
 from orderhist.schema import (
-    CANCELLED, COUNTRY, CUSTOMER_ID, DESCRIPTION, EMITTED_AT, INVOICE_DATE, INVOICE_NO,
-    LINE_NO, LINE_NO_DIGITS, LOG_COLUMNS, QUANTITY, STOCK_CODE, STORED_AT, UNIT_PRICE,
+    CANCELLED,
+    COUNTRY,
+    CUSTOMER_ID,
+    DESCRIPTION,
+    EMITTED_AT,
+    INVOICE_DATE,
+    INVOICE_NO,
+    LINE_NO,
+    LINE_NO_DIGITS,
+    LOG_COLUMNS,
+    QUANTITY,
+    STOCK_CODE,
+    STORED_AT,
+    UNIT_PRICE,
 )
 
 # Other spellings of a column seen in the wild: the seed's CSVTOJSON names CustomerID
@@ -184,7 +196,7 @@ def normalise_date(value: object) -> str:
         except ValueError:
             raise RecordError(f"InvoiceDate {text[:40]!r} is not an ISO 8601 date") from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.replace(microsecond=0).isoformat(timespec="seconds")
 
 
@@ -393,7 +405,7 @@ def from_item(item: Mapping[str, Mapping[str, Any]]) -> OrderLine:
 
 
 def utc_now_iso_ms() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_utc_iso(text: str) -> datetime:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from orderhist import schema
@@ -86,7 +86,7 @@ def reject_from_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def iso_from_epoch(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    moment = datetime.fromtimestamp(seconds, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

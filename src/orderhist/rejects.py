@@ -173,7 +173,7 @@ class HeldQueue:
         self.unread = 0
         self._handles: list[str] = []
 
-    def __enter__(self) -> "HeldQueue":
+    def __enter__(self) -> HeldQueue:
         try:
             self._receive_all()
         except BaseException:

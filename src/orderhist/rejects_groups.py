@@ -94,7 +94,7 @@ class Listing:
         self.entries: list[Entry] = []
         self.table_missing = False
 
-    def __enter__(self) -> "Listing":
+    def __enter__(self) -> Listing:
         if self.table:
             try:
                 self._read_table()

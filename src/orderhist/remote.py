@@ -44,7 +44,8 @@ def host_command(count: int, now: bool, rate: float | None, bucket: str, report_
                  region: str, account: str) -> str:
     """The shell line SSM runs as root on the host. The report goes only to a bucket of this
     account (`--expected-bucket-owner`): the lines are the customers' orders."""
-    args = ["orderhist", "host-generate", "--count", str(count), "--report", "/tmp/orderhist-report.log"]
+    args = ["orderhist", "host-generate", "--count", str(count),
+            "--report", "/tmp/orderhist-report.log"]
     if now:
         args.append("--now")
     if rate:

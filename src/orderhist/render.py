@@ -119,7 +119,8 @@ def generated_view(summary: dict) -> None:
         console.print(Text.assemble(
             ("stored ", ""), (str(summary["stored"]), "bold green"),
             (", rejected ", ""), (str(summary["rejected"]), "bold"),
-            (", missing ", ""), (str(summary.get("missing", 0)), "bold red" if summary.get("missing") else "bold")))
+            (", missing ", ""),
+            (str(summary.get("missing", 0)), "bold red" if summary.get("missing") else "bold")))
         console.print(Text(
             "latency emitted → readable (ms): " + "  ".join(
                 f"{k} {v}" for k, v in latency.items()), "cyan"))
@@ -157,7 +158,8 @@ def summary_panel(history):
     summary = history.summary
     facts = Table.grid(padding=(0, 2))
     facts.add_row(Text("orders placed", "bold"), Text(str(summary.placed)))
-    facts.add_row(Text("cancelled", "bold"), Text(str(summary.cancelled), "red" if summary.cancelled else ""))
+    facts.add_row(Text("cancelled", "bold"),
+                  Text(str(summary.cancelled), "red" if summary.cancelled else ""))
     facts.add_row(Text("total spent", "bold"), Text(pounds(summary.total), "bold"))
     facts.add_row(Text("first order", "bold"), Text(_when(summary.first)))
     facts.add_row(Text("last order", "bold"), Text(_when(summary.last)))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Group
 from rich.live import Live
@@ -96,7 +96,7 @@ def screen(watcher, title: str, live: bool = True) -> Group:
                       Text(sparkline(spark, width), "cyan"), _detail(stage, last))
     latency = last.facts.get("latency_ms") or {}
     what = latency.get("what") or f"{latency.get('lines', 0):,} recent lines"
-    stamp = datetime.fromtimestamp(last.at, timezone.utc).strftime("%H:%M:%S UTC")
+    stamp = datetime.fromtimestamp(last.at, UTC).strftime("%H:%M:%S UTC")
     return Group(
         Text.assemble((title, "bold"), "   ", (stamp, "dim")),
         Text(""),
@@ -131,8 +131,14 @@ def delivery_progress(total: int, enabled: bool):
     if not enabled:
         yield None
         return
-    from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     columns = [TextColumn("[bold]following"), BarColumn(), TaskProgressColumn(),
                TextColumn("{task.fields[counts]}"), TextColumn("{task.fields[speed]}"),

@@ -170,7 +170,7 @@ class StackState:
     _unknown: dict = field(default_factory=dict, repr=False)  # keys of no attribute
 
     @classmethod
-    def load(cls, home: Home) -> "StackState | None":
+    def load(cls, home: Home) -> StackState | None:
         """The state file, None if there is none; DamagedFile if it cannot be trusted,
         StateVersionProblem if another orderhist wrote it in a form this one cannot read."""
         data = load_json(home.state_file, STATE_FIX)
@@ -184,7 +184,7 @@ class StackState:
         return cls.from_json(home, data)
 
     @classmethod
-    def from_json(cls, home: Home, data: dict) -> "StackState":
+    def from_json(cls, home: Home, data: dict) -> StackState:
         data = dict(data)
         data.pop("version", None)
         settings = data.pop("settings", None)
@@ -212,7 +212,7 @@ class StackState:
         return data
 
     @classmethod
-    def new(cls, home: Home, target: str, **values) -> "StackState":
+    def new(cls, home: Home, target: str, **values) -> StackState:
         return cls.from_json(home, {"version": STATE_VERSION, "resources": {},
                                     "target": target, **values})
 

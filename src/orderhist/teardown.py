@@ -7,8 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orderhist import aws, emulator, locks, processes, stack, validate
-from orderhist.lifecycle import (AGENT, DEFAULT_PREFIX, LOCAL_PROCESSES, RUNTIME, Progress,
-                                 context_for)
+from orderhist.lifecycle import (
+    AGENT,
+    DEFAULT_PREFIX,
+    LOCAL_PROCESSES,
+    RUNTIME,
+    Progress,
+    context_for,
+)
 from orderhist.resources import Names, Settings, StackContext
 from orderhist.state import DamagedFile, Home, StackState, read_json
 

@@ -8,6 +8,7 @@ queue) or watch_aws (CloudWatch's GetMetricData and the queue's depth).
 from __future__ import annotations
 
 import time
+
 from orderhist import aws
 from orderhist.state import Home, StackState
 from orderhist.status_report import StatusReport

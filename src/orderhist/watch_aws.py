@@ -9,12 +9,12 @@ the stream before the invocation), p50 and p99, which is most of it.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from orderhist import aws
 from orderhist.state import StackState
-from orderhist.watch_sample import Sample, Verdict
 from orderhist.watch_local import table_counts
+from orderhist.watch_sample import Sample, Verdict
 
 WINDOW_MIN = 5
 SERIES_MIN = 30
@@ -96,7 +96,7 @@ class AwsWatch:
     def _series(self) -> dict[str, list[float]]:
         """Each metric's per-minute values over the last SERIES_MIN minutes, oldest first,
         minutes without data as 0."""
-        end = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
         start = end - timedelta(minutes=SERIES_MIN)
         cloudwatch = aws.client("cloudwatch", self.target)
         points: dict[str, dict[datetime, float]] = {key: {} for key in METRICS}

@@ -12,11 +12,10 @@ import threading
 import time
 from pathlib import Path
 
-from orderhist import aws, records
-from orderhist.agent import local_agent_config, read_checkpoints, read_stats, run_agent
-
 from helpers import waiting
 from helpers.lines import order_line
+from orderhist import aws, records
+from orderhist.agent import local_agent_config, read_checkpoints, read_stats, run_agent
 
 REGION = "us-east-1"
 
@@ -115,7 +114,7 @@ class AgentThread:
         except BaseException as error:  # surfaced by __exit__
             self.error = error
 
-    def __enter__(self) -> "AgentThread":
+    def __enter__(self) -> AgentThread:
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         return self

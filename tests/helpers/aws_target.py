@@ -1,9 +1,8 @@
 """The AWS target against the emulator standing in for AWS through --endpoint-url."""
 from __future__ import annotations
 
-from orderhist import aws
-
 from helpers.cli import run_cli
+from orderhist import aws
 
 
 def run_aws(home, endpoint, *args, stdin=None, timeout=180):

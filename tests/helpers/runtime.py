@@ -9,14 +9,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.cli import orderhist
+from helpers.lines import ORDER_LINES_ONLY
 from orderhist import aws
 from orderhist.function import build
 from orderhist.function.handler import HANDLER
 from orderhist.resources.data import table_shape
 from orderhist.runtime import read_stats, run_runtime
-
-from helpers.cli import orderhist
-from helpers.lines import ORDER_LINES_ONLY
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -51,7 +50,7 @@ class Stack:
 
     @classmethod
     def create(cls, target: aws.Target, name: str, *, shards: int = 1,
-               table: bool = True) -> "Stack":
+               table: bool = True) -> Stack:
         iam, kinesis, sqs = (aws.client(s, target) for s in ("iam", "kinesis", "sqs"))
         role = iam.create_role(RoleName=f"{name}-ingest-role", AssumeRolePolicyDocument=TRUST)
         kinesis.create_stream(StreamName=f"{name}-orders", ShardCount=shards)
@@ -155,7 +154,7 @@ class RuntimeThread:
         self.result.append(run_runtime(self.stack.target, self.work_dir, self.stop,
                                        only_functions=[self.stack.function_arn]))
 
-    def __enter__(self) -> "RuntimeThread":
+    def __enter__(self) -> RuntimeThread:
         self.thread.start()
         return self
 

@@ -5,7 +5,8 @@ import time
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
-    """predicate()'s first true value, asked every `interval` s; AssertionError after `timeout` s."""
+    """predicate()'s first true value, asked every `interval` s; AssertionError after
+    `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

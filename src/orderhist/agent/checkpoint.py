@@ -25,7 +25,7 @@ WRITER = "orderhist-agent"
 class Ticket:
     __slots__ = ("ledger", "end", "done")
 
-    def __init__(self, ledger: "Ledger", end: int):
+    def __init__(self, ledger: Ledger, end: int):
         self.ledger = ledger
         self.end = end
         self.done = False
@@ -80,7 +80,7 @@ class FileCheckpoint:
     head_sha1: str
 
     @classmethod
-    def from_json(cls, data: dict) -> "FileCheckpoint":
+    def from_json(cls, data: dict) -> FileCheckpoint:
         return cls(path=str(data["path"]), dev=int(data["dev"]), inode=int(data["inode"]),
                    offset=int(data["offset"]), head_length=int(data.get("head_length", 0)),
                    head_sha1=str(data.get("head_sha1", "")))

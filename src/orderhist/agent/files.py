@@ -24,7 +24,7 @@ class Identity:
     inode: int
 
     @classmethod
-    def of(cls, stat: os.stat_result) -> "Identity":
+    def of(cls, stat: os.stat_result) -> Identity:
         return cls(stat.st_dev, stat.st_ino)
 
 
@@ -66,7 +66,7 @@ class TrackedFile:
         self.refresh_head()
 
     @classmethod
-    def open(cls, path: Path, offset: int = 0, skip_lines: int = 0) -> "TrackedFile | None":
+    def open(cls, path: Path, offset: int = 0, skip_lines: int = 0) -> TrackedFile | None:
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:

@@ -14,8 +14,8 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from orderhist import aws, logs
 from orderhist.agent.checkpoint import CheckpointStore
@@ -140,7 +140,7 @@ class Agent:
             thread.join(5.0)
         deadline = time.monotonic() + self.config.shutdown_timeout_ms / 1000
         flushed = True
-        for flow, _, sender in self.flows:
+        for _flow, _, sender in self.flows:
             flushed &= sender.close(max(0.0, deadline - time.monotonic()), self._abandon)
         self._save_checkpoint()
         self.stats.state = "stopped"

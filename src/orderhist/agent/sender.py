@@ -19,8 +19,8 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from orderhist import aws_errors
 from orderhist.agent.checkpoint import Ticket

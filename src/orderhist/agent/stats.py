@@ -10,7 +10,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orderhist.state import read_json, write_json_atomic
@@ -23,7 +23,7 @@ TOTALS = ("lines_read", "records_sent", "bytes_sent", "retries", "dead_letters",
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def default_stats_path(checkpoint_file: Path) -> Path:

@@ -25,7 +25,7 @@ from orderhist.state import Home
 
 class Context:
     # This run's, for `main`'s error messages: click's context is gone by the time they print.
-    current: "Context | None" = None
+    current: Context | None = None
 
     def __init__(self, home: Home, verbose: bool):
         self.home = home
@@ -36,7 +36,8 @@ pass_context = click.make_pass_decorator(Context)
 
 
 def json_option(function):
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(function)
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print JSON instead of a table.")(function)
 
 
 def print_json(data) -> None:

@@ -106,4 +106,5 @@ def down(ctx: Context, yes: bool, keep_host_data: bool) -> None:
         click.confirm(before.question, abort=True)
     with render.step_progress("orderhist down") as progress:
         deleted = teardown.down(ctx.home, progress, keep_host_data=keep_host_data)
-    render.console.print(f"[bold]down[/]: {len(deleted)} resources deleted, local processes stopped")
+    render.console.print(f"[bold]down[/]: {len(deleted)} resources deleted, "
+                         "local processes stopped")

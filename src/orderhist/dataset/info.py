@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import TypedDict
 
 from ..schema import (
-    COUNTRY, CUSTOMER_ID, DESCRIPTION, INVOICE_DATE, INVOICE_NO, QUANTITY, STOCK_CODE, UNIT_PRICE,
+    COUNTRY,
+    CUSTOMER_ID,
+    DESCRIPTION,
+    INVOICE_DATE,
+    INVOICE_NO,
+    QUANTITY,
+    STOCK_CODE,
+    UNIT_PRICE,
 )
 from .loaders import gc_paused
 from .sniff import DatasetError

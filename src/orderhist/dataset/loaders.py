@@ -10,10 +10,10 @@ import csv
 import gc
 import math
 from collections import deque
-from contextlib import contextmanager
-from datetime import date, datetime, timedelta
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from itertools import count, islice
 from pathlib import Path
 
@@ -251,7 +251,7 @@ def read_parquet_columns(path: Path) -> dict[str, Sequence]:
     except ImportError as error:
         raise DatasetError(f"reading parquet needs pyarrow: pip install pyarrow ({error})") \
             from None
-    except Exception as error:  # noqa: BLE001 - any reader failure means a bad file
+    except Exception as error:
         raise DatasetError(f"{path} is not a readable parquet file: {error}") from None
     if not len(frame.columns):
         raise DatasetError(f"{path} has no columns; expected the UCI Online Retail columns")

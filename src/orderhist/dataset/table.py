@@ -14,8 +14,16 @@ from pathlib import Path
 from .. import records
 from ..records import RecordError
 from ..schema import (
-    COUNTRY, CUSTOMER_ID, DATASET_COLUMNS, DESCRIPTION, INVOICE_DATE, INVOICE_NO, LINE_NO,
-    QUANTITY, STOCK_CODE, UNIT_PRICE,
+    COUNTRY,
+    CUSTOMER_ID,
+    DATASET_COLUMNS,
+    DESCRIPTION,
+    INVOICE_DATE,
+    INVOICE_NO,
+    LINE_NO,
+    QUANTITY,
+    STOCK_CODE,
+    UNIT_PRICE,
 )
 from .loaders import Raw, cell_reader, gc_paused, read_raw
 

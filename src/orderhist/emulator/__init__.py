@@ -16,13 +16,17 @@ import urllib.request
 from pathlib import Path
 
 from orderhist import processes
-from orderhist.state import Home, read_json
 
 # What the server process needs as well lives in `shared`, so that the server never imports
 # this module back (this one starts the server).
 from orderhist.emulator.shared import (  # noqa: F401  (the emulator's API)
-    FAST_ENV, HOST, ROUTE_PREFIX, EmulatorError, check_fault_rate,
+    FAST_ENV,
+    HOST,
+    ROUTE_PREFIX,
+    EmulatorError,
+    check_fault_rate,
 )
+from orderhist.state import Home, read_json
 
 NAME = "emulator"
 

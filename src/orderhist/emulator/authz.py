@@ -20,6 +20,7 @@ import json
 import threading
 import uuid
 import zlib
+from datetime import UTC
 from urllib.parse import unquote
 
 from orderhist.emulator import iam_eval, iam_request
@@ -160,7 +161,7 @@ def _policies_of(role) -> list[str]:
 
 def _context(environ, asked: iam_request.Asked, identity: Identity) -> dict:
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     now = time.time()
     return {
@@ -171,7 +172,7 @@ def _context(environ, asked: iam_request.Asked, identity: Identity) -> dict:
         "aws:SecureTransport": environ.get("wsgi.url_scheme") == "https",
         "aws:SourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"),
         "aws:RequestedRegion": asked.region,
-        "aws:CurrentTime": datetime.fromtimestamp(now, timezone.utc).isoformat(),
+        "aws:CurrentTime": datetime.fromtimestamp(now, UTC).isoformat(),
         "aws:EpochTime": int(now),
         "aws:ResourceAccount": asked.account,
     }

@@ -80,7 +80,7 @@ class Consistency:
 
     # Before: what AWS would refuse -------------------------------------------------------------
 
-    def _refusal(self, r: "_Request"):
+    def _refusal(self, r: _Request):
         now = self.clock()
         if r.action in ("CreateFunction", "UpdateFunctionConfiguration") and r.params.get("Role"):
             if self._unready("role", _name(r.params["Role"]), now):
@@ -127,7 +127,7 @@ class Consistency:
             return _Reply.json(r, {"Table": {**facts, "TableStatus": "DELETING"}})
         return None
 
-    def _refuse(self, r: "_Request", code: str, text: str) -> "_Reply":
+    def _refuse(self, r: _Request, code: str, text: str) -> _Reply:
         self.met[f"{r.action}: {code}"] += 1
         return _Reply.error(r, code, text)
 
@@ -138,7 +138,7 @@ class Consistency:
         entry = self.gone.get((kind, str(name)))
         return entry is not None and now < entry[0]
 
-    def _deleting_stream(self, r: "_Request", name: str) -> dict:
+    def _deleting_stream(self, r: _Request, name: str) -> dict:
         self.met[f"{r.action}: DELETING"] += 1
         facts = self.gone[("stream", name)][1]
         summary = {"StreamName": name, "StreamARN": facts.get("arn", ""),
@@ -151,7 +151,7 @@ class Consistency:
 
     # After: what AWS would say, and what to remember -----------------------------------------
 
-    def _after(self, r: "_Request", body: bytes) -> bytes:
+    def _after(self, r: _Request, body: bytes) -> bytes:
         now, until = self.clock(), self.clock() + self.delay
         p, action = r.params, r.action
         if action in ("CreateRole", "PutRolePolicy", "AttachRolePolicy"):
@@ -188,7 +188,7 @@ class Consistency:
                 self.gone[("instance", instance.decode())] = (until, {})
         return self._restate(r, body, now)
 
-    def _restate(self, r: "_Request", body: bytes, now: float) -> bytes:
+    def _restate(self, r: _Request, body: bytes, now: float) -> bytes:
         """Rewrite the states of what is still being made or removed."""
         if r.action in ("CreateStream", "CreateTable", "DescribeStream", "DescribeStreamSummary",
                         "DescribeTable"):
@@ -199,7 +199,7 @@ class Consistency:
             return _restate_instances(body, lambda i: self._instance_state(i, now), self.met)
         return body
 
-    def _restate_json(self, r: "_Request", body: bytes, now: float) -> bytes:
+    def _restate_json(self, r: _Request, body: bytes, now: float) -> bytes:
         if not body:
             return body
         reply = json.loads(body)
@@ -216,7 +216,7 @@ class Consistency:
                 self.met[f"{r.action}: CREATING"] += 1
         return json.dumps(reply).encode()
 
-    def _restate_mappings(self, body: bytes, r: "_Request", now: float) -> bytes:
+    def _restate_mappings(self, body: bytes, r: _Request, now: float) -> bytes:
         if not body:
             return body
         reply = json.loads(body)
@@ -268,7 +268,7 @@ class _Request:
         self.region = scope.group(1) if scope else "us-east-1"
 
     @classmethod
-    def read(cls, environ) -> "_Request | None":
+    def read(cls, environ) -> _Request | None:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if target:
@@ -289,7 +289,7 @@ class _Request:
         return None
 
     @classmethod
-    def _lambda(cls, environ, path: str, method: str) -> "_Request | None":
+    def _lambda(cls, environ, path: str, method: str) -> _Request | None:
         rest = path[len(LAMBDA_PREFIX):].strip("/").split("/")
         body = _body(environ) if method in ("POST", "PUT") else b""
         params = json.loads(body or b"{}") if body[:1] == b"{" else {}
@@ -338,13 +338,13 @@ class _Reply:
         return [self.body]
 
     @classmethod
-    def json(cls, r: _Request, payload: dict) -> "_Reply":
+    def json(cls, r: _Request, payload: dict) -> _Reply:
         content = "application/x-amz-json-1.1" if r.service == "kinesis" else \
             "application/x-amz-json-1.0"
         return cls("200 OK", [("Content-Type", content)], json.dumps(payload).encode())
 
     @classmethod
-    def error(cls, r: _Request, code: str, text: str) -> "_Reply":
+    def error(cls, r: _Request, code: str, text: str) -> _Reply:
         """AWS's error shape for the request's protocol."""
         if r.protocol == "query":
             sqs = r.service == "sqs"

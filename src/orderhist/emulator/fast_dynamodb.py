@@ -18,7 +18,13 @@ from json.encoder import encode_basestring_ascii as _quote
 from orderhist.emulator import index as table_index
 from orderhist.emulator.patches import store
 from orderhist.emulator.sizes import (
-    ITEM_SIZE_LIMIT, NumberError, item_size, normal_number, number_size, text_size, value_size,
+    ITEM_SIZE_LIMIT,
+    NumberError,
+    item_size,
+    normal_number,
+    number_size,
+    text_size,
+    value_size,
 )
 from orderhist.emulator.wire import dynamodb_error, dynamodb_reply, dynamodb_reply_text
 

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from orderhist.emulator import index as table_index
 from orderhist.emulator.fast_dynamodb import (
-    CAPACITY_MODES, capacity_json, item_json, key_natives, projected, projection, put_checked,
+    CAPACITY_MODES,
+    capacity_json,
+    item_json,
+    key_natives,
+    projected,
+    projection,
+    put_checked,
     table_named,
 )
 from orderhist.emulator.patches import store

@@ -17,7 +17,13 @@ from bisect import bisect_left, bisect_right
 from orderhist.emulator import index as table_index
 from orderhist.emulator import keycond
 from orderhist.emulator.fast_dynamodb import (
-    CAPACITY_MODES, capacity_json, item_json, projected, projection, table_named, typed_native,
+    CAPACITY_MODES,
+    capacity_json,
+    item_json,
+    projected,
+    projection,
+    table_named,
+    typed_native,
     wire,
 )
 from orderhist.emulator.sizes import item_size

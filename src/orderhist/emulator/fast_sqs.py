@@ -197,7 +197,6 @@ def _dissolve(queue) -> list:
 
 def install(lock, patch) -> None:
     from moto.sqs import models
-
     from moto.sqs.exceptions import InvalidParameterValue, ReceiptHandleIsInvalid
     from moto.sqs.models import Message, Queue, SQSBackend
 

@@ -27,7 +27,15 @@ from collections import Counter
 
 from orderhist.emulator import fast_dynamodb, fast_items, fast_kinesis, fast_query, rules
 from orderhist.emulator.wire import (
-    DYNAMODB, JSON_11, KINESIS, Call, Reply, cbor_reply, cbor_request, internal_error, is_cbor,
+    DYNAMODB,
+    JSON_11,
+    KINESIS,
+    Call,
+    Reply,
+    cbor_reply,
+    cbor_request,
+    internal_error,
+    is_cbor,
 )
 
 HANDLER_TIME_HEADER = "X-Orderhist-Handler-Us"

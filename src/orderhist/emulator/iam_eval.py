@@ -21,7 +21,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 ALLOW, DENY, IMPLICIT = "allow", "explicit deny", "implicit deny"
@@ -204,7 +204,7 @@ def _number(value) -> float:
 
 def _date(value) -> datetime:
     if isinstance(value, (int, float)) or str(value).isdigit():
-        return datetime.fromtimestamp(float(value), timezone.utc)
+        return datetime.fromtimestamp(float(value), UTC)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 

@@ -261,7 +261,7 @@ def _resolve(path: str) -> type:
 def mismatches(changes=None) -> list[str]:
     """The declared changes whose original is not what it was written against."""
     problems = []
-    for kind, path, attribute, signature in (CHANGES if changes is None else changes):
+    for _kind, path, attribute, signature in (CHANGES if changes is None else changes):
         try:
             owner = _resolve(path)
         except (ImportError, AttributeError):

@@ -15,7 +15,12 @@ import binascii
 
 from orderhist.emulator import sizes
 from orderhist.emulator.wire import (
-    DYNAMODB, KINESIS, account_of, kinesis_error, region_of, validation,
+    DYNAMODB,
+    KINESIS,
+    account_of,
+    kinesis_error,
+    region_of,
+    validation,
 )
 from orderhist.errors import UsageProblem
 
@@ -76,7 +81,7 @@ def _number(text: str) -> str:
     try:
         return sizes.normal_number(text)
     except sizes.NumberError as error:
-        raise Refused(str(error))
+        raise Refused(str(error)) from None
 
 
 def _values(mapping) -> None:
@@ -173,7 +178,7 @@ def _dynamodb(operation: str, body: dict, environ) -> None:
                 _values(key)
     elif operation == "TransactWriteItems" and type(body.get("TransactItems")) is list:
         for entry in body["TransactItems"]:
-            for kind, action in (entry.items() if type(entry) is dict else ()):
+            for _kind, action in (entry.items() if type(entry) is dict else ()):
                 if type(action) is dict:
                     _item(action.get("Item"))
                     _values(action.get("Key"))

@@ -48,10 +48,12 @@ def normal_number(text: str) -> str:
     try:
         value = Decimal(text)
     except (InvalidOperation, ValueError):
-        raise NumberError(f"The parameter cannot be converted to a numeric value: {text}")
+        raise NumberError(
+            f"The parameter cannot be converted to a numeric value: {text}") from None
     # Python reads "1_000" and " 1"; DynamoDB does not.
     if not value.is_finite() or text != text.strip() or "_" in text:
-        raise NumberError(f"The parameter cannot be converted to a numeric value: {text}")
+        raise NumberError(
+            f"The parameter cannot be converted to a numeric value: {text}") from None
     if value.is_zero():
         return "0"
     value = value.normalize(_EXACT)

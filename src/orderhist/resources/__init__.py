@@ -1,4 +1,5 @@
-"""The resources of the stack, one class each: how to find it, create it, bring it up to date, delete it.
+"""The resources of the stack, one class each: how to find it, create it, bring it up to date,
+delete it.
 
 A resource's `find` returns what the state file records of it (id/arn and the attributes
 others need) or None; `ensure` makes reality match and returns (action, record); `delete`
@@ -136,7 +137,7 @@ def unless_missing(call, *args, **kwargs):
 
 
 def retry_while_propagating(call, timeout: float = 150.0, first_pause: float = 0.5,
-                            max_pause: float = 8.0, ctx: "StackContext | None" = None,
+                            max_pause: float = 8.0, ctx: StackContext | None = None,
                             resource: str = ""):
     """Call `call` until the service it calls sees the role or instance profile just made.
 

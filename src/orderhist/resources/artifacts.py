@@ -11,7 +11,13 @@ import json
 from orderhist import aws_errors, hostsetup
 from orderhist.errors import OrderhistError
 from orderhist.resources import (
-    CREATED, UNCHANGED, UPDATED, Resource, StackContext, missing, unless_missing,
+    CREATED,
+    UNCHANGED,
+    UPDATED,
+    Resource,
+    StackContext,
+    missing,
+    unless_missing,
 )
 
 ARTIFACT_KEYS = (hostsetup.CODE_KEY, hostsetup.DATASET_KEY, hostsetup.AGENT_CONFIG_KEY)
@@ -76,7 +82,8 @@ class Bucket(Resource):
         try:
             listed = s3.list_buckets(Prefix=bucket)["Buckets"]
         except Exception as error:
-            if aws_errors.kind(error) == aws_errors.DENIED:  # no s3:ListAllMyBuckets: HeadBucket decided
+            # no s3:ListAllMyBuckets: HeadBucket decided
+            if aws_errors.kind(error) == aws_errors.DENIED:
                 return True
             raise
         return any(entry["Name"] == bucket for entry in listed)

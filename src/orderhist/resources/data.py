@@ -3,7 +3,12 @@ bucket lives with its artifacts, in `artifacts`)."""
 from __future__ import annotations
 
 from orderhist.resources import (
-    UNCHANGED, UPDATED, Resource, create_when_name_free, missing, unless_missing,
+    UNCHANGED,
+    UPDATED,
+    Resource,
+    create_when_name_free,
+    missing,
+    unless_missing,
 )
 from orderhist.schema import table_shape
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from orderhist import hostsetup
 from orderhist.resources import (
-    UNCHANGED, UPDATED, Resource, artifacts, host_refresh, machine, missing,
-    retry_while_propagating, unless_missing, wait_until,
+    UNCHANGED,
+    UPDATED,
+    Resource,
+    artifacts,
+    host_refresh,
+    machine,
+    missing,
+    retry_while_propagating,
+    unless_missing,
+    wait_until,
 )
 
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from orderhist.function import build
 from orderhist.resources import (
-    UNCHANGED, UPDATED, Resource, StackContext, retry_while_propagating, unless_missing,
+    UNCHANGED,
+    UPDATED,
+    Resource,
+    StackContext,
+    retry_while_propagating,
+    unless_missing,
 )
 
 RUNTIME = "python3.12"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from orderhist import aws
 from orderhist.errors import UsageProblem
@@ -37,7 +37,7 @@ class Destinations:
             self._client("sns").publish(TopicArn=destination_arn, Message=body)
         elif service == "s3":
             # S3 destinations also carry the invocation payload, under AWS's key layout.
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             key = (f"aws/lambda/{mapping_uuid}/{shard_id}/{now:%Y/%m/%d}/"
                    f"{now:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}")
             document = {**record, "payload": payload} if payload is not None else record

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # A synchronous invoke's payload limit, and the event's own JSON around its records.
 PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -19,13 +19,13 @@ def arrival_epoch(record: dict) -> float:
     stamp = record.get("ApproximateArrivalTimestamp")
     if isinstance(stamp, datetime):
         if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=timezone.utc)
+            stamp = stamp.replace(tzinfo=UTC)
         return stamp.timestamp()
     return float(stamp or 0.0)
 
 
 def iso_ms(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, timezone.utc)
+    moment = datetime.fromtimestamp(epoch, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

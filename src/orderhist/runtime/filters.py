@@ -50,7 +50,8 @@ def parse_filter_criteria(criteria: dict | None) -> RecordFilter:
             raise FilterError("a filter pattern must be a JSON object")
         unknown = set(pattern) - {"data"}
         if unknown:
-            raise FilterError(f"Kinesis mappings filter on the data key only, not {sorted(unknown)}")
+            raise FilterError("Kinesis mappings filter on the data key only, "
+                              f"not {sorted(unknown)}")
         _check(pattern)
         patterns.append(pattern)
     return RecordFilter(tuple(patterns))

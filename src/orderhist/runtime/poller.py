@@ -17,9 +17,9 @@ from orderhist.runtime import events
 from orderhist.runtime.batching import AGE_EXCEEDED, RETRY_EXHAUSTED, Planner, retry_delay
 from orderhist.runtime.checkpoint import Checkpoint
 from orderhist.runtime.destinations import Destinations
+from orderhist.runtime.function_log import function_log_path
 from orderhist.runtime.mappings import MappingConfig
 from orderhist.runtime.stats import ShardStats
-from orderhist.runtime.function_log import function_log_path
 from orderhist.runtime.worker import FunctionSpec, Worker
 
 log = logging.getLogger("orderhist.runtime")

@@ -11,7 +11,10 @@ from pathlib import Path
 from orderhist import aws, aws_errors, identity
 from orderhist.runtime.destinations import Destinations
 from orderhist.runtime.mappings import (
-    CodeError, MappingConfig, enabled_kinesis_mappings, load_function,
+    CodeError,
+    MappingConfig,
+    enabled_kinesis_mappings,
+    load_function,
 )
 from orderhist.runtime.poller import FunctionSlot, ShardPoller
 from orderhist.runtime.stats import write_stats
