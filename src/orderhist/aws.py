@@ -9,6 +9,10 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orderhist.identity import RoleSource
 
 LOCAL = "local"
 AWS = "aws"
@@ -23,8 +27,8 @@ class Target:
     kind: str  # LOCAL or AWS
     region: str = DEFAULT_REGION
     endpoint_url: str | None = None  # the emulator, or any AWS-compatible endpoint
-    # identity.RoleSource: clients act as that role (sts:AssumeRole), else the base identity
-    role: object = None
+    # clients act as that role (sts:AssumeRole), else the base identity
+    role: RoleSource | None = None
 
     @property
     def is_local(self) -> bool:
@@ -105,7 +109,7 @@ def _check_hooks() -> str | None:
     for (module, owner, name), signature in _PRIVATE.items():
         method = getattr(getattr(modules[module], owner, None), name, None)
         try:
-            actual = str(inspect.signature(inspect.unwrap(method)))
+            actual = str(inspect.signature(inspect.unwrap(method))) if method else None
         except (TypeError, ValueError):
             actual = None
         if actual != signature:
@@ -153,7 +157,8 @@ def _quick_loader(data_path: str | None):
 
     class ServiceNames(Sequence):
         def __init__(self, loader, type_name: str):
-            self.loader, self.type_name, self._listing = loader, type_name, None
+            self.loader, self.type_name = loader, type_name
+            self._listing: list[str] | None = None
 
         def __contains__(self, name) -> bool:
             if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
@@ -264,7 +269,7 @@ def client(service: str, target: Target, patient: bool = True, **config):
     botocore's timeouts with four attempts. `config` overrides both."""
     from botocore.config import Config
 
-    settings = {"retries": {"max_attempts": 4, "mode": "standard"}}
+    settings: dict[str, object] = {"retries": {"max_attempts": 4, "mode": "standard"}}
     if target.is_local:
         settings.update(LOCAL_PATIENT if patient else LOCAL_QUICK)
     settings.update(config)

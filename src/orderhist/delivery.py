@@ -60,7 +60,7 @@ def wait_until_readable(target: aws.Target, table: str, lines: list[OrderLine],
     dynamodb = dynamodb or aws.client("dynamodb", target, patient=False,
                                      parameter_validation=False)
     # A key can repeat within one run (a wrap-around); the last write is the one to see.
-    expected: dict[tuple[str, str], str] = {}
+    expected: dict[tuple[str, str], str | None] = {}
     lines_per_key: dict[tuple[str, str], int] = {}
     for line in lines:
         key = (line.partition_key, line.sort_key)
@@ -148,7 +148,7 @@ def _collect(result: Delivery, pending: dict, lines_per_key: dict, items: list[d
 
 
 def _batch_get(dynamodb, table: str, keys: list[tuple[str, str]]) -> list[dict]:
-    request = {table: {
+    request: dict | None = {table: {
         "Keys": [schema.key(pk, sk) for pk, sk in keys],
         "ConsistentRead": True,
         "ProjectionExpression": LATENCY_ATTRIBUTES,

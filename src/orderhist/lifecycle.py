@@ -6,7 +6,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from orderhist import aws, emulator, hostsetup, locks, processes, stack, validate
 from orderhist.errors import UsageProblem
@@ -45,6 +45,20 @@ class UpOptions:
     dry_run: bool = False
 
 
+@dataclass(frozen=True)
+class ResolvedUp:
+    """UpOptions with the stack's identity settled (given, else recorded, else default) and
+    checked: what `up` acts on. A record of its own, so the caller's options stay as given."""
+    target: str
+    prefix: str
+    region: str
+    endpoint_url: str | None
+    faults: float | None
+    fault_seed: int | None
+    iam: bool | None
+    dry_run: bool
+
+
 @dataclass
 class UpResult:
     steps: list[stack.Step]
@@ -57,7 +71,8 @@ SETTINGS = ("shards", "on_demand", "agent", "instance_type", "pitr")
 
 def context_for(state: StackState, target: aws.Target | None = None) -> StackContext:
     target = target or state.target()
-    names = Names(state.prefix, state.account, state.region)
+    # No account yet: `up` stopped before asking STS, so nothing of the stack exists to name.
+    names = Names(state.prefix, state.account or "", state.region)
     return StackContext(target, names, state.settings)
 
 
@@ -75,7 +90,7 @@ def _settings(options: UpOptions, recorded: dict) -> dict:
 
 
 def _resolve(options: UpOptions, state: StackState | None
-             ) -> tuple[UpOptions, dict, list[str]]:
+             ) -> tuple[ResolvedUp, dict, list[str]]:
     """The options filled from the recorded stack, else the defaults, every value checked
     before anything is made: (resolved options, settings, warnings); the caller's options
     stay as given. A value recorded by an older orderhist that no longer passes is refused
@@ -83,7 +98,7 @@ def _resolve(options: UpOptions, state: StackState | None
     recorded = {"target": state.kind, "prefix": state.prefix, "region": state.region} \
         if state is not None else {}
     defaults = {"target": aws.LOCAL, "prefix": DEFAULT_PREFIX, "region": aws.DEFAULT_REGION}
-    filled = {}
+    filled: dict[str, str] = {}
     for key, default in defaults.items():
         given = getattr(options, key)
         if given is not None and recorded.get(key) is not None and given != recorded[key]:
@@ -91,12 +106,15 @@ def _resolve(options: UpOptions, state: StackState | None
                 f"this home already holds a stack with {key} {recorded[key]!r}: "
                 f"run `orderhist down` first, or use another --home")
         filled[key] = given or recorded.get(key) or default
-    options = replace(options, **filled)
-    if options.target not in (aws.LOCAL, aws.AWS):
-        raise UsageProblem(f"unknown target {options.target!r}")
+    resolved = ResolvedUp(target=filled["target"], prefix=filled["prefix"],
+                          region=filled["region"], endpoint_url=options.endpoint_url,
+                          faults=options.faults, fault_seed=options.fault_seed,
+                          iam=options.iam, dry_run=options.dry_run)
+    if resolved.target not in (aws.LOCAL, aws.AWS):
+        raise UsageProblem(f"unknown target {resolved.target!r}")
     try:
-        validate.prefix(options.prefix)
-        warning = validate.region(options.target, options.region)
+        validate.prefix(resolved.prefix)
+        warning = validate.region(resolved.target, resolved.region)
     except UsageProblem as problem:
         if recorded:
             raise UsageProblem(f"{problem} (this home's stack was made with it: run "
@@ -115,27 +133,27 @@ def _resolve(options: UpOptions, state: StackState | None
                                "(or another rate below 1)") from None
     settings = _settings(options, state.chosen_settings() if state is not None else {})
     validate.instance_type(settings.get("instance_type", Settings.instance_type))
-    return options, settings, [warning] if warning else []
+    return resolved, settings, [warning] if warning else []
 
 
 def up(home: Home, options: UpOptions, progress: Progress = lambda n, w: None,
        warn: Callable[[str], None] = lambda text: None) -> UpResult:
     # Every value is checked before anything is made (the lock below creates the home), and
     # again under the lock, against the state as it is then.
-    resolved, _, warnings = _resolve(options, StackState.load(home))
+    _, _, warnings = _resolve(options, StackState.load(home))
     for warning in warnings:
         warn(warning)
     if options.dry_run:  # touches nothing, so it needs no lock
-        return _up(home, resolved, progress)
+        return _up(home, options, progress)
     validate.usable_home(home.root)
     # One stack change at a time: a second `up` waits, then finds everything up.
     with locks.hold(home, locks.STACK, "up"):
-        return _up(home, resolved, progress)
+        return _up(home, options, progress)
 
 
-def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
+def _up(home: Home, given: UpOptions, progress: Progress) -> UpResult:
     state = StackState.load(home)
-    options, settings, _ = _resolve(options, state)
+    options, settings, _ = _resolve(given, state)
     if options.dry_run:  # creates nothing on disk, not even the home
         return _dry_run(options, state, settings)
     home.make_dirs()
@@ -169,7 +187,7 @@ def _up(home: Home, options: UpOptions, progress: Progress) -> UpResult:
     return result
 
 
-def _dry_run(options: UpOptions, state: StackState | None, settings: dict) -> UpResult:
+def _dry_run(options: ResolvedUp, state: StackState | None, settings: dict) -> UpResult:
     if options.target == aws.LOCAL:
         endpoint = state.endpoint if state else None
         if not emulator.is_healthy(endpoint):
@@ -184,13 +202,13 @@ def _dry_run(options: UpOptions, state: StackState | None, settings: dict) -> Up
     return UpResult(steps=stack.dry_run(ctx), endpoint=endpoint)
 
 
-def _ensure_emulator(home: Home, state: StackState, options: UpOptions) -> tuple[str, bool]:
+def _ensure_emulator(home: Home, state: StackState, options: ResolvedUp) -> tuple[str, bool]:
     endpoint = state.endpoint
     if options.faults is not None or options.fault_seed is not None:
         state.set(faults=options.faults or 0.0, fault_seed=options.fault_seed)
     faults, seed = state.faults or 0.0, state.fault_seed
     enforce = iam_enforced(state)
-    if _emulator_answers(home, endpoint):
+    if endpoint is not None and _emulator_answers(home, endpoint):
         if options.faults is not None or options.fault_seed is not None:
             emulator.set_faults(endpoint, faults, seed)
         _set_iam(endpoint, enforce)
@@ -240,7 +258,7 @@ def iam_enforced(state: StackState) -> bool:
 STALL_PATIENCE_S = 6.0
 
 
-def _emulator_answers(home: Home, endpoint: str | None) -> bool:
+def _emulator_answers(home: Home, endpoint: str) -> bool:
     found = processes.status(home, emulator.NAME)
     if not found["alive"] or not endpoint:
         return False
@@ -278,9 +296,11 @@ def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
                             restart_all: bool, progress: Progress) -> list[str]:
     from orderhist.agent import local_agent_config
 
+    endpoint = state.endpoint
+    assert endpoint is not None, "the emulator's endpoint is recorded before the processes start"
     config = local_agent_config(
         log_dir=home.orders_log_dir, stream_name=ctx.names.stream,
-        endpoint=state.endpoint, region=state.region,
+        endpoint=endpoint, region=state.region,
         checkpoint_file=agent_checkpoint_path(home),
         # The host's role, as the instance profile gives it on EC2.
         role_arn=state.resource_arn("host_role"))
@@ -290,8 +310,7 @@ def _ensure_local_processes(home: Home, state: StackState, ctx: StackContext,
     started = []
     commands = {
         AGENT: ["agent", "run", "--config", str(agent_config_path(home))],
-        RUNTIME: ["runtime", "run", "--endpoint-url", state.endpoint,
-                  "--region", state.region],
+        RUNTIME: ["runtime", "run", "--endpoint-url", endpoint, "--region", state.region],
     }
     for name, args in commands.items():
         alive = processes.status(home, name)["alive"]

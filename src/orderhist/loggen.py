@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from orderhist import locks, records
 from orderhist.errors import UsageProblem
@@ -124,7 +125,7 @@ def _write(path: Path, lines, now: bool, rate: float | None) -> list[OrderLine]:
     invoice_times: dict[str, str] = {}
 
     def stamped(line: OrderLine, emitted_at: str | None = None) -> OrderLine:
-        changes = {"emitted_at": emitted_at or records.utc_now_iso_ms()}
+        changes: dict[str, Any] = {"emitted_at": emitted_at or records.utc_now_iso_ms()}
         if now:
             # Every line of one invoice gets the same "placed at" time.
             changes["invoice_date"] = invoice_times.setdefault(

@@ -222,7 +222,7 @@ def open_logs(home: Home, state: StackState | None, source: str | None,
     if source in ("runtime", "emulator"):
         raise UsageProblem(f"the {source} runs only on the local target; on AWS the mapping "
                            "is Lambda's own: see `orderhist logs function`")
-    if not state.resources.get("function"):
+    if state is None or not state.resources.get("function"):
         raise OrderhistError("the stack has no function: run `orderhist up`")
     return AwsLogs(state, [s for s in sources if s not in ("runtime", "emulator")], since)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orderhist import aws, history
+from orderhist.errors import UsageProblem
 from orderhist.history import History, Order
 from orderhist.state import Home, StackState, require_state
 
@@ -42,12 +43,15 @@ def look_up(home: Home, customer: str | None, invoice: str | None, *, limit: int
     """A customer's orders (the page `limit`, `after`, `since` and `until` select) and, with
     `invoice` or in the `table_view`, one invoice's lines; or, without a customer, the
     invoice alone (guests' included)."""
+    if not customer and not invoice:
+        raise UsageProblem("name a --customer, an --invoice, or both")
     history.date_bounds(since, until)  # a range that ends before it starts: exit 2 first
     state = require_state(home)
     target, table = state.target(), table_name(state)
     # No health probe first: a stopped emulator shows up as a refused connection, which the
     # CLI reports as "run orderhist up", and `orders` stays one request fast.
     if not customer:
+        assert invoice  # one of the two, checked above
         found = history.invoice_history(target, table, invoice)
         return PastOrders(found, found, bool(invoice), target, table)
     result = history.customer_history(target, table, customer, limit=limit, since=since,

@@ -39,11 +39,14 @@ class Group:
 
     @property
     def first_seen(self) -> str | None:
-        return min((seen_at(e.reject) for e in self.entries if seen_at(e.reject)), default=None)
+        return min(self._seen(), default=None)
 
     @property
     def last_seen(self) -> str | None:
-        return max((seen_at(e.reject) for e in self.entries if seen_at(e.reject)), default=None)
+        return max(self._seen(), default=None)
+
+    def _seen(self) -> list[str]:
+        return [stamp for e in self.entries if (stamp := seen_at(e.reject))]
 
     @property
     def example(self) -> str:
@@ -119,6 +122,7 @@ class Listing:
         return self.held.unread if self.held is not None else 0
 
     def _read_table(self) -> None:
+        assert self.table is not None  # read only when the stack has one
         dynamodb = aws.client("dynamodb", self.target)
         found = []
         for partition in refusals.reject_partitions():
@@ -135,8 +139,9 @@ class Listing:
         keys = [e.table_key for e in entries if e.table_key]
         dynamodb = aws.client("dynamodb", self.target)
         for start in range(0, len(keys), WRITE_BATCH):
-            request = {self.table: [{"DeleteRequest": {"Key": key}}
-                                    for key in keys[start:start + WRITE_BATCH]]}
+            # Table keys exist only where a table was read.
+            request: dict | None = {self.table: [{"DeleteRequest": {"Key": key}}
+                                                 for key in keys[start:start + WRITE_BATCH]]}
             while request:
                 request = dynamodb.batch_write_item(RequestItems=request) \
                     .get("UnprocessedItems") or None

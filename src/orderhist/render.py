@@ -7,7 +7,7 @@ import re
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -183,8 +183,10 @@ def spend_chart(by_month: dict, width: int = 30) -> Table:
 
 def orders_table(orders, title) -> Table:
     table = Table(title=title, title_justify="left")
-    for column, justify in (("date", "left"), ("invoice", "left"), ("status", "left"),
-                            ("items", "right"), ("units", "right"), ("total £", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("date", "left"), ("invoice", "left"), ("status", "left"), ("items", "right"),
+        ("units", "right"), ("total £", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for order in orders:
         table.add_row(Text(_when(order.date)), safe(order.invoice),
@@ -198,8 +200,10 @@ def lines_table(order) -> Table:
     table = Table(title=Text.assemble("Invoice ", safe(order.invoice), f", {_when(order.date)}",
                                       (" (cancelled)", "red") if order.cancelled else ""),
                   title_justify="left")
-    for column, justify in (("line", "right"), ("stock code", "left"), ("description", "left"),
-                            ("qty", "right"), ("unit £", "right"), ("amount £", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("line", "right"), ("stock code", "left"), ("description", "left"), ("qty", "right"),
+        ("unit £", "right"), ("amount £", "right"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for line in order.lines:
         table.add_row(str(line.line_no), safe(line.stock_code), safe(line.description),

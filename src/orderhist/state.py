@@ -301,17 +301,17 @@ def _upgraded(path: Path, data: dict) -> dict:
 STATE_FIX = "run `orderhist down` to stop what is running, or move the file away"
 # Keys every state file has from its first save, and the types the code relies on.
 _STATE_TYPES = {"target": str, "prefix": str, "region": str, "resources": dict}
-_OPTIONAL_TYPES = {"endpoint": str, "account": str, "settings": dict, "faults": (int, float),
-                   "fault_seed": int}
+_OPTIONAL_TYPES: dict[str, type | tuple[type, ...]] = {
+    "endpoint": str, "account": str, "settings": dict, "faults": (int, float), "fault_seed": int}
 
 
 def _state_problem(data: dict) -> str | None:
     for key, kind in _STATE_TYPES.items():
         if not isinstance(data.get(key), kind):
             return f"{key!r} is missing or not a {kind.__name__}"
-    for key, kind in _OPTIONAL_TYPES.items():
+    for key, kinds in _OPTIONAL_TYPES.items():
         value = data.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
             return f"{key!r} has the wrong type"
     if data["target"] not in (aws.LOCAL, aws.AWS):
         return f"unknown target {data['target']!r}"

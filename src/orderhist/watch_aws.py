@@ -66,7 +66,7 @@ class AwsWatch:
         window = {key: sum(values[-WINDOW_MIN:]) for key, values in series.items()}
         found = table_counts(self.target, self.names["table"], self.queue)
         rejects = None if found["refused"] is None else found["refused"] + (found["given_up"] or 0)
-        counts = {"written": None, "rejects": rejects}
+        counts: dict[str, int | None] = {"written": None, "rejects": rejects}
         stages = {}
         for query_id, spec in METRICS.items():
             if spec[5]:
@@ -77,7 +77,7 @@ class AwsWatch:
             "aws": True,
             "window_min": WINDOW_MIN,
             "series": stages,
-            "rates": {stage: counts[stage] / (WINDOW_MIN * 60) for stage in stages},
+            "rates": {stage: (counts[stage] or 0) / (WINDOW_MIN * 60) for stage in stages},
             "errors": int(window["errors"]), "throttles": int(window["throttles"]),
             "lag": {"iterator_age_ms": ages["lag"]},
             "latency_ms": {"p50": ages["age_p50"], "p99": ages["age_p99"],

@@ -116,7 +116,7 @@ def table_counts(target: aws.Target, table: str, queue_url: str | None) -> dict:
     calls whatever the table or the queue holds."""
     from orderhist.rejects import count_refused
 
-    found = {"stored": None, "refused": None, "given_up": None}
+    found: dict[str, int | None] = {"stored": None, "refused": None, "given_up": None}
     try:
         items = aws.client("dynamodb", target).describe_table(TableName=table)["Table"]
         found["refused"] = count_refused(target, table)
@@ -166,7 +166,7 @@ class LocalWatch:
                  for name in ("emulator", "agent", "runtime")}
         reachable = alive["emulator"] and emulator.is_healthy(self.target.endpoint_url,
                                                               timeout=2.0)
-        found = {"stored": None, "refused": None, "given_up": None}
+        found: dict[str, int | None] = {"stored": None, "refused": None, "given_up": None}
         problem = None
         if reachable and self.table:
             try:
