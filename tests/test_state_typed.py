@@ -10,6 +10,7 @@ import pytest
 from helpers.cli import orderhist
 from orderhist import aws, lifecycle
 from orderhist import state as state_module
+from orderhist.errors import OrderhistError
 from orderhist.resources import Settings
 from orderhist.state import DamagedFile, Home, StackState, StateVersionProblem
 
@@ -154,3 +155,14 @@ def test_resolving_fills_a_copy_from_the_record(tmp_path):
     assert options == given
     assert (resolved.target, resolved.prefix, resolved.region) == ("local", "shop", "eu-west-1")
     assert settings == {**VERSION_1["settings"], "shards": 3}
+
+
+def test_a_missing_record_the_command_needs_is_one_line_naming_up(tmp_path):
+    # A half-made stack: the table was never recorded. `generate --wait` on AWS needs it.
+    home = Home(tmp_path)
+    write(home, {**VERSION_1, "target": "aws", "resources": {}})
+    state = StackState.load(home)
+    with pytest.raises(OrderhistError, match=r"^the stack has no table: run `orderhist up`"):
+        state.required_id("table", "table")
+    state.record("table", id="shop-orders", arn="arn:aws:dynamodb:eu-west-1:1:table/shop-orders")
+    assert state.required_id("table", "table") == "shop-orders"

@@ -72,7 +72,7 @@ def generate(home: Home, count: int, *, source: Path | None = None, now: bool = 
                                  "generates from the dataset `up` gave it")
         with writing("on the host through SSM"):
             lines = remote.generate_on_host(state, count, now, rate)
-        where, skipped = f"{state.resources['instance']['id']}:/var/log/orders", 0
+        where, skipped = f"{state.required_id('instance', 'host')}:/var/log/orders", 0
     written = Generation(lines=len(lines), first_line=lines[0].line_no if lines else None,
                          last_line=lines[-1].line_no if lines else None, file=where,
                          skipped=skipped)
@@ -82,7 +82,8 @@ def generate(home: Home, count: int, *, source: Path | None = None, now: bool = 
 
     with following(len(lines)) as progress:
         outcome = delivery.wait_until_readable(
-            state.target(), state.resources["table"]["id"], lines, timeout, progress=progress)
+            state.target(), state.required_id("table", "table"), lines, timeout,
+            progress=progress)
     return replace(written, timeout=timeout, stored=outcome.stored, rejected=outcome.rejected,
                    missing=outcome.missing, latency_ms=outcome.percentiles())
 

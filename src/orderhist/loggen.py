@@ -12,20 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from orderhist import locks, records
+from orderhist.dataset.bundled import bundled_dataset
 from orderhist.errors import UsageProblem
 from orderhist.records import OrderLine
 from orderhist.state import Home, load_json, write_json_atomic
 
-BUNDLED_NAME = "OnlineRetail.csv"
 WRITE_CHUNK = 5_000  # lines read before they are written out
-
-
-def bundled_dataset() -> Path:
-    """data/OnlineRetail.csv: inside the installed package, or at the checkout's root."""
-    packaged = Path(__file__).resolve().parent / "data" / BUNDLED_NAME
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "data" / BUNDLED_NAME
 
 
 @dataclass

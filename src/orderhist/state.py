@@ -226,6 +226,14 @@ class StackState:
     def resource_id(self, name: str) -> str | None:
         return (self.resources.get(name) or {}).get("id")
 
+    def required_id(self, name: str, what: str) -> str:
+        """The id of a resource the caller cannot do without: a record missing (a half-made
+        stack) is the user's to repair, said in one line, never a KeyError."""
+        found = self.resource_id(name)
+        if not found:
+            raise OrderhistError(f"the stack has no {what}: run `orderhist up` to repair it")
+        return found
+
     def resource_arn(self, name: str) -> str | None:
         return (self.resources.get(name) or {}).get("arn")
 

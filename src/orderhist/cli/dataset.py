@@ -22,9 +22,8 @@ def dataset_info(source: Path | None, as_json: bool) -> None:
     """Rows, invoices, customers, guests, cancellations, date range and problems found."""
     from orderhist import render
     from orderhist.dataset import info
-    from orderhist.loggen import bundled_dataset
 
-    facts = info(source or bundled_dataset())
+    facts = info(source)
     if as_json:
         print_json(facts)
     else:

@@ -20,6 +20,7 @@ from ..schema import (
     STOCK_CODE,
     UNIT_PRICE,
 )
+from .bundled import bundled_dataset
 from .loaders import gc_paused
 from .sniff import DatasetError
 from .table import load
@@ -95,10 +96,11 @@ def _special(code: str) -> str | None:
     return None
 
 
-def info(path: Path) -> DatasetInfo:
-    """Counts over every row of the file at `path` (any supported form); dates are ISO 8601.
-    Raises DatasetError when the file as a whole cannot be read."""
-    path = Path(path)
+def info(path: Path | None = None) -> DatasetInfo:
+    """Counts over every row of the file at `path` (any supported form; the bundled dataset
+    when None); dates are ISO 8601. Raises DatasetError when the file as a whole cannot be
+    read."""
+    path = Path(path) if path is not None else bundled_dataset()
     with gc_paused():
         return _info(path)
 

@@ -160,7 +160,7 @@ class Bucket(Resource):
 
 def wanted(ctx: StackContext) -> dict[str, bytes]:
     """Every artifact the host should have now, by key."""
-    from orderhist.loggen import bundled_dataset
+    from orderhist.dataset.bundled import bundled_dataset
 
     return hostsetup.artifacts(ctx.settings.agent, stream=ctx.names.stream,
                                region=ctx.names.region, dataset=bundled_dataset())
