@@ -207,13 +207,13 @@ def test_status_carries_the_verdict_and_its_cost_does_not_grow_with_the_data(sta
     assert report["verdict"]["level"] in ("ok", "warn") and report["verdict"]["text"]
     assert "verdict: " in orderhist(stack, "status").stdout
 
-    from orderhist import lifecycle, refusals
+    from orderhist import refusals, stack_status
     from orderhist.state import Home
 
     home = Home(stack)
-    lifecycle.status(home)  # clients made, models loaded: what is left is the calls
+    stack_status.status(home)  # clients made, models loaded: what is left is the calls
     started = time.monotonic()
-    lifecycle.status(home)
+    stack_status.status(home)
     before = time.monotonic() - started
     state = json.loads((stack / "state.json").read_text())
     local = {"endpoint_url": state["endpoint"], "region_name": "us-east-1",
@@ -233,7 +233,7 @@ def test_status_carries_the_verdict_and_its_cost_does_not_grow_with_the_data(sta
             {"PutRequest": {"Item": item}} for item in refused[start:start + 25]]})
     try:
         started = time.monotonic()
-        after_report = lifecycle.status(home)
+        after_report = stack_status.status(home)
         after = time.monotonic() - started
         assert after_report.rejects >= 4000
         assert after < max(1.0, before * 2), (before, after)

@@ -1,4 +1,4 @@
-"""What `orderhist status` reports, as typed records: lifecycle.status fills one, render draws
+"""What `orderhist status` reports, as typed records: stack_status.status fills one, render draws
 it, watch.status_verdict judges it, and `status --json` prints its to_json().
 
 The JSON is the contract (see DESIGN.md): its keys and their order are the ones `status` has

@@ -170,10 +170,10 @@ def begin(home: Home, once: bool):
 
 
 def status_report(home: Home) -> tuple[StatusReport, Verdict]:
-    """`orderhist status`: lifecycle's report with its verdict."""
-    from orderhist import lifecycle
+    """`orderhist status`: the stack's report with its verdict."""
+    from orderhist import stack_status
 
-    report = lifecycle.status(home)
+    report = stack_status.status(home)
     found = status_verdict(report)
     report.verdict = found
     return report, found
