@@ -90,7 +90,7 @@ def make_catalog(rng: random.Random, size: int = 3800) -> tuple[list[Product], P
     """The ordinary products and a heavy-tailed popularity over them."""
     names: set[str] = set()
     codes: set[str] = set()
-    products = []
+    products: list[Product] = []
     while len(products) < size:
         name = _name(rng)
         if name in names:
@@ -178,7 +178,7 @@ def make_customers(rng: random.Random, count: int, first_id: int) -> list[Custom
 class Calendar:
     """Trading days weighted by season and weekday, and trading hours weighted by the clock."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         days, weights = [], []
         day = FIRST_MOMENT.date()
         counts: dict[tuple[int, int], int] = {}

@@ -237,7 +237,7 @@ def _record(row, positions, line_no, dates) -> OrderLine | RecordError:
 
 # -- parquet and xlsx: whole columns, then the same record builder -----------------------------
 
-def _canonical_columns(names: Iterable, data: dict, path: Path) -> dict[str, list]:
+def _canonical_columns(names: Iterable, data: dict, path: Path) -> dict[str, Sequence]:
     positions = sniff.map_header(list(names), path)
     by_position = list(data.values())
     return {name: by_position[n] for name, n in positions.items()}
@@ -296,7 +296,7 @@ def _decode_leniently(value: bytes) -> str:
         return value.decode("utf-8", "surrogateescape")
 
 
-def read_xlsx_columns(path: Path) -> dict[str, list]:
+def read_xlsx_columns(path: Path) -> dict[str, Sequence]:
     """The first sheet's columns; the UCI workbook has one sheet, Online Retail II's first
     sheet is its first year."""
     from .xlsx import read_first_sheet
@@ -367,7 +367,8 @@ def date_converter(values, thorough: bool = True, path: Path | None = None):
             moment = _EXCEL_EPOCH + timedelta(days=float(value), microseconds=500_000)
             return moment.replace(microsecond=0)
         return reader(str(value))
-    convert.day_first = day_first
+    # What the converter decided, for the form it reports: an attribute of the function.
+    convert.day_first = day_first  # type: ignore[attr-defined]
     return convert
 
 

@@ -205,7 +205,7 @@ class _Builder:
         rng = self.rng
         pool = [inv for inv in self.invoices if not inv.pinned and eligible(inv)]
         chosen: set[tuple[int, int]] = set()
-        slots = []
+        slots: list[tuple[Invoice, int]] = []
         for _ in range(want * 20):
             if len(slots) >= want or not pool:
                 break

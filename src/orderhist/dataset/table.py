@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import records
 from ..records import RecordError
@@ -27,6 +28,9 @@ from ..schema import (
 )
 from .loaders import Raw, cell_reader, gc_paused, read_raw
 
+if TYPE_CHECKING:
+    import numpy as np
+
 _PROBE = {
     INVOICE_NO: "1", STOCK_CODE: "X", DESCRIPTION: "", QUANTITY: "1",
     INVOICE_DATE: "2000-01-01T00:00:00", UNIT_PRICE: "1", CUSTOMER_ID: "", COUNTRY: "",
@@ -39,7 +43,7 @@ class Table:
     """The readable rows, each column held as codes into its distinct normalised values
     (-1 for none: a guest's CustomerID). Counting over codes is what makes `info` fast."""
     form: dict
-    line_nos: object          # numpy int64 array: each readable row's number
+    line_nos: np.ndarray      # numpy int64 array: each readable row's number
     codes: dict               # field -> numpy int64 array, one code per readable row
     uniques: dict             # field -> numpy object array of distinct normalised values
     problems: list[tuple[int, str]]  # (line_no, reason) for every unreadable row
@@ -118,7 +122,7 @@ def _factorised(raw: Raw, count: int):
     return codes, out, rows_bad
 
 
-def normalise_columns(raw: Raw, count: int) -> tuple[dict, object]:
+def normalise_columns(raw: Raw, count: int) -> tuple[dict, np.ndarray]:
     """{field: normalised value of each row (object array)}, and which rows are unreadable."""
     codes, out, rows_bad = _factorised(raw, count)
     return {f: out[f][codes[f]] for f in DATASET_COLUMNS}, rows_bad

@@ -234,7 +234,7 @@ class _Sheet:
                 col = _COLUMNS[ref.rstrip("0123456789").encode()] if ref else col + 1
                 kind = cell.get("t", "n")
                 if kind == "inlineStr":
-                    text = "".join(t.text or "" for t in cell.iter(main + "t"))
+                    text: str | None = "".join(t.text or "" for t in cell.iter(main + "t"))
                 else:
                     v = cell.find(main + "v")
                     text = v.text if v is not None else None

@@ -192,7 +192,8 @@ def _boundary_of(role) -> str | None:
 
 
 def _decide(identity: Identity, asked: iam_request.Asked, environ):
-    role = _role(identity.role_arn, identity.account)
+    # Only asked for identities that are not root (Authorizer._refusal): role_arn is set.
+    role = _role(identity.role_arn, identity.account)  # type: ignore[arg-type]
     documents = _policies_of(role) if role is not None else []
     context = _context(environ, asked, identity)
     verdicts = [iam_eval.evaluate(documents, asked.action, asked.resources, context)]

@@ -414,9 +414,11 @@ def _invoke_mappings(queue) -> None:
                                            queue.visibility_timeout)
         if get_backend(queue.account_id, queue.region).send_sqs_batch(arn, messages,
                                                                       queue.queue_arn):
+            # moto types receipt_handle optional; a message just received always has one.
             for message in messages:
-                backend.delete_message(queue.name, message.receipt_handle)
+                backend.delete_message(queue.name, message.receipt_handle)  # type: ignore[arg-type]
         else:
             for message in messages:
-                backend.change_message_visibility(queue.name, message.receipt_handle,
-                                                  visibility_timeout=0)
+                backend.change_message_visibility(
+                    queue.name, message.receipt_handle,  # type: ignore[arg-type]  # as above
+                    visibility_timeout=0)

@@ -66,7 +66,8 @@ class Dispatcher:
         self.injector = injector
         self.enabled = enabled
         self.counts: Counter = Counter()
-        self.cpu: Counter = Counter()
+        # CPU seconds per key: typeshed's Counter counts ints only, this one adds floats.
+        self.cpu: dict[str, float] = Counter()  # type: ignore[assignment]
         self._counts_lock = threading.Lock()
         self.handlers = handlers(kinesis_lock, dynamodb_lock) if enabled else {}
 

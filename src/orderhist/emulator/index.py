@@ -47,7 +47,7 @@ class Run:
     """Parallel lists: `keys` sorted, `items` in the same order."""
     __slots__ = ("keys", "items")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.keys: list = []
         self.items: list = []
 
@@ -58,7 +58,7 @@ class GsiIndex:
     __slots__ = ("name", "hash_attr", "hash_type", "range_attr", "range_type", "parts", "odd",
                  "table_hash", "table_hash_type", "table_range", "table_range_type")
 
-    def __init__(self, name, hash_attr, hash_type, range_attr, range_type, table_keys):
+    def __init__(self, name, hash_attr, hash_type, range_attr, range_type, table_keys) -> None:
         self.name = name
         self.hash_attr, self.hash_type = hash_attr, hash_type
         self.range_attr, self.range_type = range_attr, range_type
@@ -143,7 +143,7 @@ class TableIndex:
     __slots__ = ("hash_attr", "hash_type", "range_attr", "range_type", "parts", "gsis",
                  "max_size")
 
-    def __init__(self, hash_attr, hash_type, range_attr, range_type, gsis):
+    def __init__(self, hash_attr, hash_type, range_attr, range_type, gsis) -> None:
         self.hash_attr, self.hash_type = hash_attr, hash_type
         self.range_attr, self.range_type = range_attr, range_type
         self.parts: dict = {}
@@ -276,7 +276,8 @@ def checked_run(table, known: TableIndex, hn, hash_dt):
     partition = table.items.get(hash_dt)
     if len(partition or ()) != (len(run.keys) if run is not None else 0):
         print(f"orderhist emulator: index of {table.name} out of step; rebuilt", flush=True)
-        known = of(table, rebuild=True)
+        # Not None: the table had an index, and a table's key schema never changes.
+        known = of(table, rebuild=True)  # type: ignore[assignment]
         run = known.parts.get(hn)
     return run, known
 

@@ -18,7 +18,7 @@ COMPARISONS = ("=", "<", "<=", ">", ">=")
 class Condition:
     __slots__ = ("hash_value", "op", "values", "names_used", "values_used")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.hash_value = None
         self.op = None  # None (hash only), a comparison, "BETWEEN" or "BEGINS_WITH"
         self.values: list = []
@@ -75,6 +75,7 @@ def parse(text, names, values, hash_attr: str, range_attr: str | None):
 
 def _split_clauses(tokens: list[str]) -> list[list[str]] | None:
     """Split on the AND that joins clauses, not the one inside BETWEEN ... AND ...."""
+    current: list[str]
     clauses, current, between_open = [], [], False
     for token in tokens:
         upper = token.upper()

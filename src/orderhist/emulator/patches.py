@@ -52,7 +52,8 @@ def store(table, attrs: dict, size: int):
     DynamoTypes shared with its attributes. Caller holds the DynamoDB lock."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
-    item = Item.__new__(Item)
+    # moto annotates BaseModel.__new__ as returning BaseModel (not Self): it makes an Item.
+    item: Item = Item.__new__(Item)  # type: ignore[assignment]
     built = LimitedSizeDict.__new__(LimitedSizeDict)
     put = dict.__setitem__
     for key, value in attrs.items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from typing import Any
 
 FIX, FAST = "fix", "fast"
 SUPPORTED_MOTO = ((5, 2), (5, 3))
@@ -252,7 +253,7 @@ def _own(owner: type, attribute: str) -> bool:
 
 def _resolve(path: str) -> type:
     module, _, name = path.partition(":")
-    owner = importlib.import_module(module)
+    owner: Any = importlib.import_module(module)  # then the class, an attribute of it
     for part in name.split("."):
         owner = getattr(owner, part)
     return owner

@@ -291,8 +291,8 @@ def _kinesis(operation: str, body: dict):
 def valid_iterator(iterator: str) -> bool:
     """Whether the iterator is one this emulator (moto) made: base64 of stream:shard:number."""
     try:
-        parts = base64.b64decode(iterator.encode("ascii"), validate=False).decode("utf-8")
+        decoded = base64.b64decode(iterator.encode("ascii"), validate=False).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeError):
         return False
-    parts = parts.split(":")
+    parts = decoded.split(":")
     return len(parts) == 3 and parts[1].startswith("shardId-") and parts[2].lstrip("-").isdigit()

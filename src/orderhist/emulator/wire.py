@@ -32,6 +32,8 @@ class Reply:
 class Call:
     """One request as a handler sees it: parsed JSON body, account and region."""
     __slots__ = ("environ", "raw", "body", "injector", "_account", "_region")
+    _account: str | None
+    _region: str | None
 
     def __init__(self, environ, raw: bytes, body, injector):
         self.environ, self.raw, self.body, self.injector = environ, raw, body, injector

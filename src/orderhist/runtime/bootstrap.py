@@ -137,6 +137,7 @@ def main() -> None:
         _send(replies, {"ready": False, "error": _error(error, "Runtime.ImportModuleError")})
         return
     _send(replies, {"ready": True})
+    init_ms: float | None  # None once told
     init_ms = (time.monotonic() - init_started) * 1000  # told in the first REPORT, as Lambda does
 
     while True:

@@ -47,7 +47,7 @@ class FunctionSlot:
     """The current spec of one function, shared by its pollers and updated by the
     supervisor; each poller swaps its container when the spec changes."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.spec: FunctionSpec | None = None
         self.env: dict[str, str] | None = None
@@ -192,7 +192,8 @@ class ShardPoller:
         self.read_ahead = (self.reader.submit(self._read, self.iterator, limit), limit)
 
     def _collect_read_ahead(self) -> bool:
-        future, limit = self.read_ahead
+        # _step calls this only while a read ahead is pending.
+        future, limit = self.read_ahead  # type: ignore[misc]
         self.read_ahead = None
         return self._apply(future.result(), limit)
 
@@ -234,7 +235,8 @@ class ShardPoller:
         return bool(records)
 
     def _new_iterator(self, mapping: MappingConfig) -> str:
-        request = {"StreamName": mapping.stream_name, "ShardId": self.shard_id}
+        request: dict[str, str | float] = {"StreamName": mapping.stream_name,
+                                           "ShardId": self.shard_id}
         after = self.fetched_through or self.checkpoint.sequence
         if after:
             request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=after)
@@ -283,6 +285,7 @@ class ShardPoller:
 
     def _take(self, mapping: MappingConfig) -> list[dict]:
         count = self.planner.next_size(len(self.pending), mapping.batch_size)
+        batch: list[dict]
         batch, size = [], events.ENVELOPE_OVERHEAD
         overhead = self._record_overhead(mapping)
         for record in itertools.islice(self.pending, count):
@@ -334,7 +337,9 @@ class ShardPoller:
         if self.worker is None or self.worker.spec != spec:
             if self.worker is not None:
                 self.worker.close()
-            self.worker = Worker(spec, env, function_log_path(self.work_dir, spec.name))
+            # env is set and cleared with spec (FunctionSlot.set, fail): not None here.
+            self.worker = Worker(spec, env,  # type: ignore[arg-type]
+                                 function_log_path(self.work_dir, spec.name))
         return self.worker
 
     def _invoke(self, mapping: MappingConfig, batch: list[dict]) -> None:

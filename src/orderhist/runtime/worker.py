@@ -85,6 +85,8 @@ class Worker:
         # The function's log (None: the container's stderr is the runtime's own).
         self.log_path = log_path
         self._pump: function_log.Pump | None = None
+        # Made by _start with stdin and stdout pipes: the `type: ignore[union-attr]`s below
+        # are for those (typed optional), and for the process where the caller has one.
         self.process: subprocess.Popen | None = None
         self._buffer = b""
         self._lock = threading.Lock()
@@ -135,7 +137,7 @@ class Worker:
         if process is None:
             return
         try:
-            process.stdin.close()
+            process.stdin.close()  # type: ignore[union-attr]  # a pipe: see self.process
         except OSError:
             pass
         try:
@@ -143,7 +145,7 @@ class Worker:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        process.stdout.close()
+        process.stdout.close()  # type: ignore[union-attr]  # a pipe: see self.process
 
     def abort(self) -> None:
         """From another thread, on shutdown: end an in-flight invocation without a verdict."""
@@ -185,12 +187,13 @@ class Worker:
 
     def _send(self, message: dict) -> None:
         body = json.dumps(message, separators=(",", ":")).encode("utf-8")
-        self.process.stdin.write(HEADER.pack(len(body)) + body)
-        self.process.stdin.flush()
+        # Called after _start (invoke): a process, with its pipes (see self.process).
+        self.process.stdin.write(HEADER.pack(len(body)) + body)  # type: ignore[union-attr]
+        self.process.stdin.flush()  # type: ignore[union-attr]
 
     def _receive(self, deadline: float) -> dict | None:
         """The next frame, or None at the deadline; EOFError if the child is gone."""
-        fd = self.process.stdout.fileno()
+        fd = self.process.stdout.fileno()  # type: ignore[union-attr]  # as in _send
         while True:
             if len(self._buffer) >= HEADER.size:
                 size = HEADER.unpack_from(self._buffer)[0]
@@ -243,7 +246,7 @@ class Worker:
         process.wait()
         for stream in (process.stdin, process.stdout):
             try:
-                stream.close()
+                stream.close()  # type: ignore[union-attr]  # pipes: see self.process
             except OSError:
                 pass
         self._buffer = b""
