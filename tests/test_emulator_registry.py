@@ -20,7 +20,7 @@ EMULATOR_DIR = Path(emulator.__file__).parent
 LAYERS = [
     {"wire", "faults", "keycond", "httpd"},                       # wire format and errors
     {"sizes"},                                                    # sizes and keys
-    {"rules", "index", "kinesis_store"},                          # checks and the indexes
+    {"rules", "index", "kinesis_store", "sqs_index"},             # checks and the indexes
     {"patches", "fixes", "fast_dynamodb", "fast_items", "fast_query", "fast_kinesis",
      "fast_sqs", "registry"},                                     # the handlers and changes
     {"fastpath"},                                                 # the routing table

@@ -12,15 +12,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from orderhist import aws_errors
-from orderhist.errors import OrderhistError
 from orderhist.runtime import events
 from orderhist.runtime.batching import AGE_EXCEEDED, RETRY_EXHAUSTED, Planner, retry_delay
 from orderhist.runtime.checkpoint import Checkpoint
 from orderhist.runtime.destinations import Destinations
 from orderhist.runtime.function_log import function_log_path
+from orderhist.runtime.function_slot import FunctionSlot, FunctionUnavailable
 from orderhist.runtime.mappings import MappingConfig
 from orderhist.runtime.stats import ShardStats
-from orderhist.runtime.worker import FunctionSpec, Worker
+from orderhist.runtime.worker import Worker
 
 log = logging.getLogger("orderhist.runtime")
 
@@ -36,38 +36,6 @@ MAX_IDLE_WAIT_S = 0.5
 READ_AHEAD = 500
 GET_RECORDS_LIMIT = 10_000
 MAX_ERROR_BACKOFF_S = 5.0
-
-
-class FunctionUnavailable(OrderhistError):
-    """The function cannot be run right now (code not loaded, not found): not an
-    invocation, so it neither counts as a retry nor gives records up."""
-
-
-class FunctionSlot:
-    """The current spec of one function, shared by its pollers and updated by the
-    supervisor; each poller swaps its container when the spec changes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.spec: FunctionSpec | None = None
-        self.env: dict[str, str] | None = None
-        self.error: str | None = None
-
-    def set(self, spec: FunctionSpec, env: dict[str, str]) -> None:
-        with self._lock:
-            self.spec, self.env, self.error = spec, env, None
-
-    def fail(self, error: str, *, gone: bool = False) -> None:
-        """Record why the spec could not be refreshed. A passing problem (the emulator
-        restarting) keeps the known spec running; a deleted function stops being run."""
-        with self._lock:
-            self.error = error
-            if gone:
-                self.spec = self.env = None
-
-    def current(self) -> tuple[FunctionSpec | None, dict[str, str] | None, str | None]:
-        with self._lock:
-            return self.spec, self.env, self.error
 
 
 class ShardPoller:

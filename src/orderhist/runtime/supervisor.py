@@ -10,13 +10,14 @@ from pathlib import Path
 
 from orderhist import aws, aws_errors, identity
 from orderhist.runtime.destinations import Destinations
+from orderhist.runtime.function_slot import FunctionSlot
 from orderhist.runtime.mappings import (
     CodeError,
     MappingConfig,
     enabled_kinesis_mappings,
     load_function,
 )
-from orderhist.runtime.poller import FunctionSlot, ShardPoller
+from orderhist.runtime.poller import ShardPoller
 from orderhist.runtime.stats import write_stats
 from orderhist.runtime.worker import container_environment
 
