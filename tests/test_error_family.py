@@ -92,7 +92,7 @@ def test_the_lambda_zip_carries_the_family():
                     if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                      if isinstance(node, ast.ImportFrom) and node.module}
-        assert imported <= {"__future__", "enum", "re", "dataclasses", "botocore"}, path
+        assert imported <= {"__future__", "enum", "re", "dataclasses", "typing", "botocore"}, path
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 MISSING = "missing"            # does not exist: a find finds nothing, a delete is done
 THROTTLED = "throttled"        # too many requests: slow down and try again
@@ -126,14 +127,15 @@ _MISSING_CODE = re.compile(r"(^|\.)NotFound$|NotFoundException$|^NoSuch")
 _MISSING_TEXT = re.compile(r"not found|does not exist|cannot be found", re.IGNORECASE)
 
 
-def _reply(error: BaseException) -> dict | None:
+def _reply(error: BaseException) -> dict[str, Any] | None:
     # A ClientError has `response`; a botocore WaiterError keeps the last reply it saw.
     response = getattr(error, "response", None) or getattr(error, "last_response", None)
     return response if isinstance(response, dict) else None
 
 
-def _error(error: BaseException) -> dict:
-    return (_reply(error) or {}).get("Error", {})
+def _error(error: BaseException) -> dict[str, Any]:
+    found: dict[str, Any] = (_reply(error) or {}).get("Error", {})  # as botocore parsed it
+    return found
 
 
 def code(error: BaseException) -> str:

@@ -7,14 +7,25 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, Protocol
 
 from orderhist import aws, records, schema
 from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.records import OrderLine
 from orderhist.schema import PARTITION_KEY, QUANTITY, SORT_KEY, UNIT_PRICE
+
+# A DynamoDB item as boto3's client returns it: attribute name to typed value ({"S": ...}).
+Item = Mapping[str, Mapping[str, Any]]
+
+
+class _Queries(Protocol):
+    """The one call made on the DynamoDB client (boto3 has no type information here)."""
+
+    def query(self, **request: Any) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -38,7 +49,7 @@ class Order:
     def total(self) -> Decimal:
         return sum((line.amount for line in self.lines), Decimal(0))
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "invoice": self.invoice,
             "date": self.date,
@@ -67,7 +78,7 @@ class Summary:
     last: str | None
     by_month: dict[str, Decimal]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"placed": self.placed, "cancelled": self.cancelled,
                 "total": records.money(self.total), "first": self.first, "last": self.last,
                 "by_month": {month: records.money(value)
@@ -81,9 +92,9 @@ class History:
     next: str | None = None
     summary: Summary | None = None
 
-    def to_json(self) -> dict:
-        reply = {"customer": self.customer, "orders": [o.to_json() for o in self.orders],
-                 "next": self.next}
+    def to_json(self) -> dict[str, Any]:
+        reply: dict[str, Any] = {"customer": self.customer,
+                                 "orders": [o.to_json() for o in self.orders], "next": self.next}
         if self.summary is not None:
             reply["summary"] = self.summary.to_json()
         return reply
@@ -176,7 +187,8 @@ def invoice_history(target: aws.Target, table: str, invoice: str,
     return History(owner, group_orders(items))
 
 
-def group_orders(items, to_line=records.from_item) -> list[Order]:
+def group_orders(items: Iterable[Item],
+                 to_line: Callable[[Item], OrderLine] = records.from_item) -> list[Order]:
     """Lines (newest first, as the table returns them) grouped into orders, in that order."""
     orders: dict[str, Order] = {}
     for item in items:
@@ -210,7 +222,7 @@ def summarise(orders: list[Order]) -> Summary:
     )
 
 
-def _summary_line(customer: str, item: dict) -> OrderLine:
+def _summary_line(customer: str, item: Item) -> OrderLine:
     """A line from the summary attributes: the sort key holds its date, invoice and number."""
     try:
         invoice_date, invoice_no, line_no = OrderLine.parse_sort_key(item[SORT_KEY]["S"])
@@ -223,8 +235,8 @@ def _summary_line(customer: str, item: dict) -> OrderLine:
                      country="", line_no=line_no)
 
 
-def _query(dynamodb, table: str, customer: str, lower: str | None, upper: str | None,
-           projection: str | None = None):
+def _query(dynamodb: _Queries, table: str, customer: str, lower: str | None, upper: str | None,
+           projection: str | None = None) -> Iterator[Item]:
     values = {":c": {"S": customer}}
     condition = f"{PARTITION_KEY} = :c"
     if lower and upper:
@@ -268,7 +280,8 @@ def decode_cursor(cursor: str) -> str:
                        "previous page ended with, or leave --after out for the first page")
 
 
-def follow(target: aws.Target, table: str, customer: str, poll_interval: float = 0.5):
+def follow(target: aws.Target, table: str, customer: str,
+           poll_interval: float = 0.5) -> Iterator[list[Order]]:
     """Yield each batch of lines that lands for the customer from now on, as orders.
 
     Dataset dates are not arrival order (an old order can land late), so each poll compares

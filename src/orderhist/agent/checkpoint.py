@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from orderhist.errors import OrderhistError, UsageProblem
 from orderhist.state import read_json, write_json_atomic
@@ -80,7 +81,7 @@ class FileCheckpoint:
     head_sha1: str
 
     @classmethod
-    def from_json(cls, data: dict) -> FileCheckpoint:
+    def from_json(cls, data: dict[str, Any]) -> FileCheckpoint:
         return cls(path=str(data["path"]), dev=int(data["dev"]), inode=int(data["inode"]),
                    offset=int(data["offset"]), head_length=int(data.get("head_length", 0)),
                    head_sha1=str(data.get("head_sha1", "")))
@@ -92,8 +93,9 @@ class CheckpointStore:
     def __init__(self, path: Path):
         self.path = path
         self._lock_fd: int | None = None
-        self._flows: dict[str, dict] = {}
-        self._last_written: dict | None = None
+        # Flow id to its entry ({"files": [...]}) as the file holds it, checked when read.
+        self._flows: dict[str, Any] = {}
+        self._last_written: dict[str, Any] | None = None
 
     def acquire(self) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orderhist.errors import UsageProblem
 from orderhist.schema import CUSTOMER_ID, LOG_COLUMNS
@@ -128,7 +129,7 @@ def load_config(config_path: Path) -> AgentConfig:
     return parse_config(raw, config_path)
 
 
-def parse_config(raw: dict, config_path: Path) -> AgentConfig:
+def parse_config(raw: dict[str, Any], config_path: Path) -> AgentConfig:
     warnings: list[str] = []
     known_top = {"flows", "checkpointFile", "deadLetterFile", "kinesis.endpoint",
                  "kinesis.region", "shutdownTimeoutMillis", "assumeRoleARN"}
@@ -175,7 +176,7 @@ def parse_config(raw: dict, config_path: Path) -> AgentConfig:
     )
 
 
-def _parse_flow(item, where: str, warnings: list[str]) -> FlowConfig:
+def _parse_flow(item: object, where: str, warnings: list[str]) -> FlowConfig:
     if not isinstance(item, dict):
         raise UsageProblem(f"`{where}` must be a JSON object")
     known = {"filePattern", "kinesisStream", "partitionKeyOption", "dataProcessingOptions",
@@ -247,7 +248,7 @@ def _parse_flow(item, where: str, warnings: list[str]) -> FlowConfig:
     )
 
 
-def _parse_processing(options, where: str) -> CsvToJson | None:
+def _parse_processing(options: object, where: str) -> CsvToJson | None:
     if options is None:
         return None
     key = f"{where}.dataProcessingOptions"
@@ -279,7 +280,7 @@ def _parse_processing(options, where: str) -> CsvToJson | None:
     return found
 
 
-def _delimiter(value, key: str) -> str:
+def _delimiter(value: object, key: str) -> str:
     # The real agent hands the delimiter to Java's String.split, a regex: configs written for
     # it say "\\t" or "\\|". Those escapes are read as the character they stand for.
     if not isinstance(value, str):
@@ -293,13 +294,13 @@ def _delimiter(value, key: str) -> str:
     return char
 
 
-def _json_format(value, key: str) -> bool:
+def _json_format(value: object, key: str) -> bool:
     if value not in ("COMPACT", "PRETTYPRINT"):
         raise UsageProblem(f"`{key}` must be COMPACT or PRETTYPRINT")
     return value == "PRETTYPRINT"
 
 
-def _int(obj: dict, key: str, default: int, low: int, high: int, where: str) -> int:
+def _int(obj: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
     name = key if where == key else f"{where}.{key}"
     value = obj.get(key, default)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
@@ -311,7 +312,7 @@ def _int(obj: dict, key: str, default: int, low: int, high: int, where: str) -> 
     return value
 
 
-def _optional_text(obj: dict, key: str) -> str | None:
+def _optional_text(obj: dict[str, Any], key: str) -> str | None:
     # "" means not set: the Kinesis Agent's own default agent.json ships
     # "kinesis.endpoint": "", and the real agent skips it (Strings.isNullOrEmpty).
     value = obj.get(key)
@@ -322,7 +323,7 @@ def _optional_text(obj: dict, key: str) -> str | None:
     return value.strip() or None
 
 
-def _path(obj: dict, key: str, default: Path) -> Path:
+def _path(obj: dict[str, Any], key: str, default: Path) -> Path:
     value = obj.get(key)
     if value is None:
         return default
@@ -333,7 +334,7 @@ def _path(obj: dict, key: str, default: Path) -> Path:
 
 def local_agent_config(*, log_dir: Path, stream_name: str, endpoint: str, region: str,
                        checkpoint_file: Path, buffer_age_ms: int = 100,
-                       role_arn: str | None = None) -> dict:
+                       role_arn: str | None = None) -> dict[str, Any]:
     """The agent.json `orderhist up` writes for the local stack.
 
     Partitioned by CustomerID so a customer's lines stay in order on one shard; a guest line

@@ -16,8 +16,10 @@ import hashlib
 import json
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orderhist.agent.config import DETERMINISTIC, RANDOM, FlowConfig
 from orderhist.records import split_csv_line
@@ -50,7 +52,7 @@ class LineProcessor:
 
     def convert(self, line: bytes) -> Converted:
         """`line` is one whole line of the file, its "\\n" included."""
-        fields = None
+        fields: dict[str, str | None] | None = None
         data = line
         converted = True
         spec = self.flow.csv_to_json
@@ -66,7 +68,7 @@ class LineProcessor:
                 data = (self._encode(fields) + "\n").encode("utf-8")
         return Converted(data, self.partition_key(data, fields, line), converted)
 
-    def partition_key(self, data: bytes, fields: dict | None, line: bytes) -> str:
+    def partition_key(self, data: bytes, fields: Mapping[str, object] | None, line: bytes) -> str:
         option = self.flow.partition_key
         if option == RANDOM:
             # The real agent's key: a random decimal below a million, as a string.
@@ -89,7 +91,7 @@ class LineProcessor:
         return key
 
 
-def _json_object(line: bytes) -> dict | None:
+def _json_object(line: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(line)
     except ValueError:
@@ -97,7 +99,7 @@ def _json_object(line: bytes) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()
@@ -128,7 +130,7 @@ class DeadLetters:
             os.fsync(handle.fileno())
 
 
-def read_dead_letters(path: Path) -> list[dict]:
+def read_dead_letters(path: Path) -> list[dict[str, Any]]:
     """Each dead letter with its line decoded back to bytes under "line"."""
     try:
         text = Path(path).read_text(encoding="utf-8")

@@ -16,12 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from orderhist import aws, logs
 from orderhist.agent.checkpoint import CheckpointStore
 from orderhist.agent.config import AgentConfig, FlowConfig, load_config
 from orderhist.agent.processing import DeadLetters
-from orderhist.agent.sender import Sender
+from orderhist.agent.sender import PutRecordsClient, Sender
 from orderhist.agent.stats import AgentStats, default_stats_path, utc_now
 from orderhist.agent.tailer import FlowTailer
 
@@ -34,7 +36,9 @@ CHECKPOINT_EVERY = 0.2
 STATS_EVERY = 1.0
 _REGION_IN_HOST = re.compile(r"kinesis(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com")
 
-ClientFactory = Callable[[AgentConfig, FlowConfig], object]
+ClientFactory = Callable[[AgentConfig, FlowConfig], PutRecordsClient]
+# What signal.signal takes and returns (typeshed's own alias for it is private).
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 def run_agent(config_path: Path, stats_path: Path | None = None,
@@ -55,7 +59,7 @@ def run_agent(config_path: Path, stats_path: Path | None = None,
     return agent.run(stop or threading.Event())
 
 
-def kinesis_client(config: AgentConfig, flow: FlowConfig):
+def kinesis_client(config: AgentConfig, flow: FlowConfig) -> Any:  # a boto3 Kinesis client
     """The standard credential chain (instance role on EC2, dummy keys from `up` locally)."""
     target = aws.Target(aws.AWS, _region(config), config.endpoint)
     if config.assume_role_arn:
@@ -154,8 +158,9 @@ class Agent:
         log.info("stopped; checkpoint written to %s", self.config.checkpoint_file)
         return 0
 
-    def _thread(self, name: str, target, stop: threading.Event) -> threading.Thread:
-        def guarded():
+    def _thread(self, name: str, target: Callable[[threading.Event], object],
+                stop: threading.Event) -> threading.Thread:
+        def guarded() -> None:
             try:
                 target(stop)
             except BaseException as error:  # a bug: stop cleanly rather than go on half-dead
@@ -183,19 +188,19 @@ class _signals_to:
 
     def __init__(self, stop: threading.Event, abandon: threading.Event):
         self.stop, self.abandon = stop, abandon
-        self.previous: dict[int, object] = {}
+        self.previous: dict[int, _SignalHandler] = {}
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.stop.is_set():
             self.abandon.set()
         self.stop.set()
 
-    def __enter__(self):
+    def __enter__(self) -> _signals_to:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from orderhist import aws_errors
 from orderhist.agent.checkpoint import Ticket
@@ -34,6 +35,14 @@ JITTER = 0.3  # ±30 %, as the real agent
 STALL_SHARE = 0.5
 
 
+class PutRecordsClient(Protocol):
+    """The one call made on the Kinesis client (boto3 has no type information here); a test's
+    fault-injecting wrapper provides it too."""
+
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
+        ...
+
+
 @dataclass(eq=False, slots=True)
 class OutgoingRecord:
     data: bytes
@@ -44,7 +53,7 @@ class OutgoingRecord:
 
 
 class Sender:
-    def __init__(self, flow: FlowConfig, client, stats: FlowStats,
+    def __init__(self, flow: FlowConfig, client: PutRecordsClient, stats: FlowStats,
                  on_progress: Callable[[], None] | None = None):
         self.flow = flow
         self.on_progress = on_progress  # called after records were accepted
@@ -161,7 +170,7 @@ class Sender:
                     return None
                 self._cond.wait(min(wake_at) - now if wake_at else None)
 
-    def _take(self, queue: deque, counts_fresh: bool) -> list[OutgoingRecord]:
+    def _take(self, queue: deque[OutgoingRecord], counts_fresh: bool) -> list[OutgoingRecord]:
         # Retries go alone (never mixed with newer records), so they stay ahead of them.
         batch: list[OutgoingRecord] = []
         size = 0

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from orderhist.state import read_json, write_json_atomic
 
@@ -57,7 +58,7 @@ class FlowStats:
         self.last_error_at = utc_now()
         self.last_error = message
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -72,7 +73,7 @@ class AgentStats:
     def flow(self, flow_id: str, stream: str, file_pattern: str) -> FlowStats:
         return self.flows.setdefault(flow_id, FlowStats(stream, file_pattern))
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         flows = {flow_id: stats.as_dict() for flow_id, stats in self.flows.items()}
         totals = {name: sum(f[name] for f in flows.values()) for name in TOTALS}
         totals["put_seconds"] = round(totals["put_seconds"], 3)
@@ -99,7 +100,7 @@ class AgentStats:
             log.error("cannot write stats %s: %s", self.path, error)
 
 
-def read_stats(stats_path: Path) -> dict:
+def read_stats(stats_path: Path) -> dict[str, Any]:
     """The last counters an agent wrote; zeros and state "absent" if it never wrote any.
 
     Keys: lines_read, records_sent, retries, dead_letters, last_error (and last_error_at,

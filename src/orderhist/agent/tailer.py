@@ -141,9 +141,10 @@ class FlowTailer:
     def _read(self, tracked: TrackedFile) -> bool:
         size = tracked.size()
         if tracked.was_truncated(size):
-            tracked = self._on_truncation(tracked)
-            if tracked is None:
+            replacement = self._on_truncation(tracked)
+            if replacement is None:
                 return True
+            tracked = replacement
             size = tracked.size()
         tracked.note_size(size)
         if not self.sender.has_room():

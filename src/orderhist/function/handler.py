@@ -11,6 +11,7 @@ import binascii
 import os
 import random
 import time
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -34,8 +35,17 @@ FATAL_WRITE_ERRORS = {aws_errors.MISSING, aws_errors.DENIED, aws_errors.BAD_CRED
 
 _clients: dict[str, object] = {}
 
+# A Lambda event, a DynamoDB item, a reject: JSON-shaped values read by key.
+_Json = dict[str, Any]
 
-def _client(service: str):
+
+class _BatchWriter(Protocol):
+    """The one call made on the DynamoDB client (boto3 has no type information here)."""
+
+    def batch_write_item(self, *, RequestItems: dict[str, list[_Json]]) -> _Json: ...
+
+
+def _client(service: str) -> Any:  # a boto3 client, of whichever service
     # Created once per container, as Lambda reuses the process between invocations.
     if service not in _clients:
         config = None
@@ -47,10 +57,10 @@ def _client(service: str):
     return _clients[service]
 
 
-def handler(event, context):
+def handler(event: _Json, context: object) -> dict[str, list[dict[str, str]]]:
     stored_at = records.utc_now_iso_ms()
-    items: dict[tuple[str, str], tuple[dict, list[int]]] = {}
-    rejects: list[tuple[int, dict]] = []
+    items: dict[tuple[str, str], tuple[_Json, list[int]]] = {}
+    rejects: list[tuple[int, _Json]] = []
     for record in event.get("Records", []):
         kinesis = record["kinesis"]
         sequence = int(kinesis["sequenceNumber"])
@@ -90,7 +100,7 @@ def handler(event, context):
     return {"batchItemFailures": []}
 
 
-def _reject(record: dict, reason: str, data: bytes) -> dict:
+def _reject(record: _Json, reason: str, data: bytes) -> _Json:
     kinesis = record["kinesis"]
     arrival = kinesis.get("approximateArrivalTimestamp")
     try:
@@ -117,12 +127,12 @@ def _reject(record: dict, reason: str, data: bytes) -> dict:
     }
 
 
-def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:
+def _write_items(pending: list[tuple[_Json, list[int]]], context: object) -> list[int]:
     """Batch-write 25 at a time; then retry whatever came back unprocessed, all of it in one
     round after one backoff (not a backoff per call of 25), while there is time.
     Returns the sequence numbers of lines that still could not be written."""
     table = os.environ["TABLE_NAME"]
-    dynamodb = _client("dynamodb")
+    dynamodb: _BatchWriter = _client("dynamodb")
     sequences_of = {schema.key_of(item): sequences for item, sequences in pending}
     requests = [{"PutRequest": {"Item": item}} for item, _ in pending]
     wrote_any = False
@@ -157,6 +167,6 @@ def _write_items(pending: list[tuple[dict, list[int]]], context) -> list[int]:
             for sequence in sequences_of[schema.key_of(request["PutRequest"]["Item"])]]
 
 
-def _remaining_ms(context) -> float:
+def _remaining_ms(context: object) -> float:
     getter = getattr(context, "get_remaining_time_in_millis", None)
     return getter() if getter else 60_000.0
