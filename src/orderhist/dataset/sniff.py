@@ -6,6 +6,7 @@ whole file (the encoding, the order of day and month) look at the whole file.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -234,3 +235,10 @@ class DateReader:
                 f"InvoiceDate {text.strip()[:40]!r} is not a date (read as {order}/year)"
             ) from None
         return moment.isoformat(timespec="seconds")
+
+
+def canonical_columns(names: Iterable, data: dict, path: Path) -> dict[str, Sequence]:
+    """A column-wise file's columns under the dataset's own names, from its header."""
+    positions = map_header(list(names), path)
+    by_position = list(data.values())
+    return {name: by_position[n] for name, n in positions.items()}
