@@ -3,15 +3,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orderhist import records
+from orderhist import records, refusals, schema
 
 DATE = "2010-12-01T08:26:00"
 _DEFAULT = object()
 
 # Scan arguments that leave out the refused records the handler keeps in the table.
 ORDER_LINES_ONLY = {
-    "FilterExpression": "NOT begins_with(CustomerID, :rejects)",
-    "ExpressionAttributeValues": {":rejects": {"S": "REJECTS#"}},
+    "FilterExpression": f"NOT begins_with({schema.PARTITION_KEY}, :rejects)",
+    "ExpressionAttributeValues": {":rejects": {"S": refusals.REJECTS_PREFIX}},
 }
 
 
