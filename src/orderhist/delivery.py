@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from orderhist import aws, records, schema
 from orderhist.records import OrderLine
+from orderhist.refusals import REFUSED_EMITTED_AT, REFUSED_LINE_NO
 from orderhist.schema import EMITTED_AT, SORT_KEY, STORED_AT
 
 BATCH_GET_LIMIT = 100
@@ -185,16 +186,16 @@ class _RejectWatch:
         first = next(iter(pending.values())) or ""
         found: list[tuple[str, str]] = []
         for item in refused_lines(self.dynamodb, self.table, first, self.last,
-                                  [SORT_KEY, "RefusedLineNo", "RefusedEmittedAt"]):
+                                  [SORT_KEY, REFUSED_LINE_NO, REFUSED_EMITTED_AT]):
             sort_key = item[SORT_KEY]["S"]
-            if sort_key in self.seen or "RefusedLineNo" not in item:
+            if sort_key in self.seen or REFUSED_LINE_NO not in item:
                 continue
             self.seen.add(sort_key)
             if self._by_identity is None:
                 self._by_identity = {(OrderLine.parse_sort_key(key[1])[2], emitted): key
                                      for key, emitted in pending.items()}
-            key = self._by_identity.get((int(item["RefusedLineNo"]["N"]),
-                                         item.get("RefusedEmittedAt", {}).get("S", "")))
+            key = self._by_identity.get((int(item[REFUSED_LINE_NO]["N"]),
+                                         item.get(REFUSED_EMITTED_AT, {}).get("S", "")))
             if key is not None:
                 found.append(key)
         return found

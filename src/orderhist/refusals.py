@@ -53,11 +53,13 @@ def reject_key(reject: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return schema.key(partition, sort_key)
 
 
+# The generated line's identity a refused record carries, which `generate --wait` matches.
+REFUSED_LINE_NO, REFUSED_EMITTED_AT = "RefusedLineNo", "RefusedEmittedAt"
 # The reject's JSON keys (what `orderhist rejects --json` prints) and the item's attributes.
 _REJECT_TEXT_FIELDS = {"reason": "Reason", "data": "Data", "dataEncoding": "DataEncoding",
                        "shardId": "ShardId", "sequenceNumber": "SequenceNumber",
                        "eventSourceARN": "EventSourceARN", "rejectedAt": "RejectedAt",
-                       "arrivedAt": "ArrivedAt", "emittedAt": "RefusedEmittedAt"}
+                       "arrivedAt": "ArrivedAt", "emittedAt": REFUSED_EMITTED_AT}
 
 
 def reject_to_item(reject: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -67,7 +69,7 @@ def reject_to_item(reject: dict[str, Any]) -> dict[str, dict[str, Any]]:
             item[attribute] = {"S": str(reject[field])}
     item["Truncated"] = {"BOOL": bool(reject.get("truncated"))}
     if reject.get("lineNo") is not None:
-        item["RefusedLineNo"] = {"N": str(int(reject["lineNo"]))}
+        item[REFUSED_LINE_NO] = {"N": str(int(reject["lineNo"]))}
     if reject.get("approximateArrivalTimestamp") is not None:
         item["ApproximateArrivalTimestamp"] = {"N": repr(reject["approximateArrivalTimestamp"])}
     return item
@@ -78,8 +80,8 @@ def reject_from_item(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
                               for field, attribute in _REJECT_TEXT_FIELDS.items()
                               if attribute in item}
     reject["truncated"] = item.get("Truncated", {}).get("BOOL", False)
-    if "RefusedLineNo" in item:
-        reject["lineNo"] = int(item["RefusedLineNo"]["N"])
+    if REFUSED_LINE_NO in item:
+        reject["lineNo"] = int(item[REFUSED_LINE_NO]["N"])
     if "ApproximateArrivalTimestamp" in item:
         reject["approximateArrivalTimestamp"] = float(item["ApproximateArrivalTimestamp"]["N"])
     return reject
