@@ -3,6 +3,7 @@ version 1 file in its attribute, and a load and a save that change nothing on di
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import pytest
@@ -166,3 +167,20 @@ def test_a_missing_record_the_command_needs_is_one_line_naming_up(tmp_path):
         state.required_id("table", "table")
     state.record("table", id="shop-orders", arn="arn:aws:dynamodb:eu-west-1:1:table/shop-orders")
     assert state.required_id("table", "table") == "shop-orders"
+
+
+def test_the_home_orderhist_makes_is_private_and_a_folder_that_was_there_keeps_its_mode(tmp_path):
+    made = Home(tmp_path / "new" / "home")
+    made.make_dirs()
+    for folder in (made.root, made.run_dir, made.logs_dir, made.orders_log_dir):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    # A --home the user named that was there already (their home folder, even /): its mode,
+    # and that of a folder in it of the same name as one of orderhist's, stay as they were.
+    given = Home(tmp_path / "theirs")
+    (given.root / "run").mkdir(parents=True)
+    os.chmod(given.root, 0o755)
+    os.chmod(given.run_dir, 0o755)
+    given.make_dirs()
+    assert given.root.stat().st_mode & 0o777 == 0o755
+    assert given.run_dir.stat().st_mode & 0o777 == 0o755
+    assert given.logs_dir.stat().st_mode & 0o777 == 0o700

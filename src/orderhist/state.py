@@ -58,11 +58,17 @@ class Home:
         return self.root / "runtime"
 
     def make_dirs(self) -> None:
-        for path in (self.run_dir, self.logs_dir, self.orders_log_dir, self.agent_dir,
-                     self.runtime_dir):
-            path.mkdir(parents=True, exist_ok=True)
-        # Logs and checkpoints are the user's business only.
-        os.chmod(self.root, 0o700)
+        # Logs and checkpoints are the user's business only: the folders orderhist makes are
+        # private. A folder that was there already keeps its mode: a --home may be the user's
+        # home folder, or even / (whose run/ is the system's; a 0700 / or /run locks every
+        # other user out of the machine).
+        for path in (self.root, self.run_dir, self.logs_dir, self.host_dir,
+                     self.orders_log_dir, self.agent_dir, self.runtime_dir):
+            try:
+                path.mkdir(parents=True)
+            except FileExistsError:
+                continue
+            os.chmod(path, 0o700)
 
 
 def write_json_atomic(path: Path, data) -> None:
