@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -141,8 +142,12 @@ def test_help_of_every_command(home, args):
 
 def test_every_command_has_its_help_here():
     listed = {" ".join(args) for args in COMMANDS}
-    for name, command in cli.commands.items():
-        assert name in listed
+    context = click.Context(cli)
+    names = cli.list_commands(context)
+    assert len(names) == len([args for args in COMMANDS if len(args) == 1])
+    for name in names:
+        command = cli.get_command(context, name)
+        assert name in listed and command is not None and command.name == name
         for sub in getattr(command, "commands", {}):
             assert f"{name} {sub}" in listed
 

@@ -15,7 +15,7 @@ from typing import TypedDict, cast
 
 from orderhist import aws
 from orderhist.errors import OrderhistError
-from orderhist.resources import Settings
+from orderhist.stack_settings import Settings
 
 STATE_VERSION = 1
 

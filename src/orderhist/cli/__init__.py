@@ -2,25 +2,51 @@
 an exit code. The commands live in one module per group (stack, orders, ops, services,
 dataset) and only parse, make one library call and render; what they share is in options.
 
-Imports run one way: this module imports the command modules and registers them; they
-import `options` and the library, never this module. Heavy modules (boto3, pandas, moto,
-rich) are imported inside the commands that need them, so `orderhist orders` starts fast.
+Imports run one way: this module loads the command modules and registers them; they import
+`options` and the library, never this module. A command's module is imported only when that
+command runs (or help lists them all), and heavy modules (boto3, pandas, moto, rich) only
+inside the commands that need them, so `orderhist orders` starts fast.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
 from orderhist import __version__
-from orderhist.cli import dataset, ops, orders, services, stack
 from orderhist.cli.options import Context
 from orderhist.errors import ExitCode, OrderhistError
 from orderhist.state import Home, default_home
 
+# Each command: the module of orderhist.cli that defines it, and its name there.
+COMMANDS = {
+    "up": ("stack", "up"), "status": ("stack", "status"), "down": ("stack", "down"),
+    "generate": ("orders", "generate"), "orders": ("orders", "orders"),
+    "rejects": ("orders", "rejects"), "host-generate": ("orders", "host_generate"),
+    "watch": ("ops", "watch"), "logs": ("ops", "logs"), "env": ("ops", "env"),
+    "emulator": ("services", "emulator"), "agent": ("services", "agent"),
+    "runtime": ("services", "runtime"), "dataset": ("dataset", "dataset"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use: `orderhist orders` never loads the
+    modules (and their imports) of watch, logs, the emulator or the dataset tools."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, attribute = COMMANDS[cmd_name]
+            found = getattr(importlib.import_module(f"orderhist.cli.{module}"), attribute)
+            self.add_command(found, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), envvar="ORDERHIST_HOME",
               help="State directory (default ~/.orderhist, or $ORDERHIST_HOME).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
@@ -37,12 +63,6 @@ def cli(ctx: click.Context, home: Path | None, verbose: bool) -> None:
     """
     ctx.obj = Context.current = Context(Home((home or default_home()).expanduser().absolute()),
                                         verbose)
-
-
-for command in (stack.up, stack.status, orders.generate, orders.orders, orders.rejects,
-                stack.down, ops.watch, ops.logs, ops.env, services.emulator, services.agent,
-                services.runtime, dataset.dataset, orders.host_generate):
-    cli.add_command(command)
 
 
 def main() -> None:

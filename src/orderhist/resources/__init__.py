@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from orderhist import aws, aws_errors
 from orderhist.errors import OrderhistError
+from orderhist.stack_settings import Settings
 
 STACK_TAG = "orderhist:stack"
 # IAM is account-wide: the region tag tells two stacks of one prefix apart (see Names).
@@ -73,18 +74,6 @@ class Names:
 
     def arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
-
-
-@dataclass
-class Settings:
-    shards: int = 1
-    on_demand: bool = False
-    batch_size: int = 100
-    max_retry_attempts: int = 10
-    function_timeout: int = 60
-    instance_type: str = "t4g.small"
-    agent: str = "orderhist"  # or "kinesis-agent": what the EC2 host runs
-    pitr: bool = False
 
 
 class NotRecorded(OrderhistError):
