@@ -13,6 +13,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from orderhist.dataset.info import DatasetInfo
+    from orderhist.generating import Generation
     from orderhist.status_report import StatusReport
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\n]")
@@ -107,23 +108,22 @@ def status_view(report: StatusReport) -> None:
     console.print(facts)
 
 
-def generated_view(summary: dict) -> None:
+def generated_view(summary: Generation) -> None:
     console.print(Text.assemble(
-        ("wrote ", ""), (str(summary["lines"]), "bold"), (" lines ", ""),
-        (f"(dataset rows {summary['first_line']}–{summary['last_line']}) to ", ""),
-        safe(summary["file"])))
-    if summary.get("skipped"):
-        console.print(Text(f"skipped {summary['skipped']} unreadable source rows", "yellow"))
-    if summary.get("stored") is not None:
-        latency = summary["latency_ms"]
+        ("wrote ", ""), (str(summary.lines), "bold"), (" lines ", ""),
+        (f"(dataset rows {summary.first_line}–{summary.last_line}) to ", ""),
+        safe(summary.file)))
+    if summary.skipped:
+        console.print(Text(f"skipped {summary.skipped} unreadable source rows", "yellow"))
+    if summary.stored is not None:
         console.print(Text.assemble(
-            ("stored ", ""), (str(summary["stored"]), "bold green"),
-            (", rejected ", ""), (str(summary["rejected"]), "bold"),
+            ("stored ", ""), (str(summary.stored), "bold green"),
+            (", rejected ", ""), (str(summary.rejected), "bold"),
             (", missing ", ""),
-            (str(summary.get("missing", 0)), "bold red" if summary.get("missing") else "bold")))
+            (str(summary.missing or 0), "bold red" if summary.missing else "bold")))
         console.print(Text(
             "latency emitted → readable (ms): " + "  ".join(
-                f"{k} {v}" for k, v in latency.items()), "cyan"))
+                f"{k} {v}" for k, v in (summary.latency_ms or {}).items()), "cyan"))
 
 
 def money(value) -> str:

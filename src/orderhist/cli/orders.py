@@ -42,7 +42,7 @@ def generate(ctx: Context, count, source, now, rate, wait, timeout, as_json) -> 
     if as_json:
         print_json(result.as_json())
     else:
-        render.generated_view(result.as_json())
+        render.generated_view(result)
     result.check()
 
 
