@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from helpers.cli import orderhist
-from orderhist import aws, lifecycle
+from orderhist import aws, lifecycle, locks, validate
 from orderhist import state as state_module
 from orderhist.errors import OrderhistError
 from orderhist.resources import Settings
@@ -171,7 +171,9 @@ def test_a_missing_record_the_command_needs_is_one_line_naming_up(tmp_path):
 
 def test_the_home_orderhist_makes_is_private_and_a_folder_that_was_there_keeps_its_mode(tmp_path):
     made = Home(tmp_path / "new" / "home")
-    made.make_dirs()
+    validate.usable_home(made.root)  # what `up` does first, before its lock and make_dirs
+    with locks.hold(made, locks.STACK, "up"):
+        made.make_dirs()
     for folder in (made.root, made.run_dir, made.logs_dir, made.orders_log_dir):
         assert folder.stat().st_mode & 0o777 == 0o700, folder
     # A --home the user named that was there already (their home folder, even /): its mode,

@@ -61,7 +61,7 @@ def hold(home: Home, name: str, command: str, wait: float | None = None,
     """Hold the `name` lock of `home` for the block; wait up to `wait` seconds for it."""
     path = lock_file(home, name)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as error:
         raise OrderhistError(f"cannot use {path}: {error.strerror}; check the home "

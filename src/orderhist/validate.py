@@ -212,7 +212,10 @@ def usable_home(root: Path) -> None:
     import tempfile
 
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        try:  # private from the start when it is orderhist's to make (see Home.make_dirs)
+            root.mkdir(mode=0o700, parents=True)
+        except FileExistsError:
+            pass
         with tempfile.TemporaryFile(dir=root):
             pass
     except OSError as error:
