@@ -95,6 +95,9 @@ USAGE = [
     (["dataset", "download"], "Missing option '--out'"),
     (["host-generate", "--count", "1"], "Missing option '--report'"),
     (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    # A typo is told the command it was near, though commands are loaded only when run.
+    (["ordres"], "No such command 'ordres'. Did you mean 'orders'?"),
+    (["statu", "--json"], "Did you mean 'status'?"),
 ]
 
 
