@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import pytest
+from botocore.exceptions import NoCredentialsError
 from click.testing import CliRunner
 
 from orderhist.cli import cli, main
@@ -71,6 +72,11 @@ USAGE = [
     (["orders", "--invoice", "536365", "--limit", "3"], "apply to a --customer's orders"),
     (["orders", "--customer", "x"], "--customer 'x' is not a customer number"),
     (["orders", "--invoice", " "], "is not an invoice number"),
+    # A number the pipeline never stores is a typo, not "No such invoice." (exit 0).
+    (["orders", "--invoice", "536365!"], "is not an invoice number"),
+    # Options that exclude each other are bad input before any stack is looked for.
+    (["rejects", "--clear", "--json"], "--clear works on the grouped view"),
+    (["rejects", "--clear", "--replay"], "--clear works on the grouped view"),
     (["orders", "--customer", "17850", "--limit", "0"], "--limit"),
     (["orders", "--customer", "17850", "--since", "2011-13-01"], "is not a date"),
     (["orders", "--customer", "17850", "--after", "not-a-cursor"], "--after"),
@@ -158,8 +164,8 @@ def test_version_exits_0(home):
 
 
 NO_STACK = [["status"], ["generate", "--count", "1"], ["orders", "--customer", "17850"],
-            ["orders", "--invoice", "536365"], ["rejects"], ["rejects", "--clear", "--json"],
-            ["rejects", "--replay"], ["watch", "--once"], ["logs"], ["env"]]
+            ["orders", "--invoice", "536365"], ["rejects"], ["rejects", "--replay"],
+            ["watch", "--once"], ["logs"], ["env"]]
 
 
 @pytest.mark.parametrize("args", NO_STACK, ids=[" ".join(a) for a in NO_STACK])
@@ -189,6 +195,8 @@ def failing_load(monkeypatch, error: BaseException) -> None:
     (RuntimeError("boom\nsecond line"), 1,
      "Error: RuntimeError: boom (run with --verbose for details)"),
     (KeyError("Items"), 1, "Error: KeyError: 'Items' (run with --verbose for details)"),
+    (NoCredentialsError(), 1, "Error: no AWS credentials found: set AWS_PROFILE (or "
+     "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws configure`"),
 ])
 def test_errors_map_to_their_exit_codes(home, monkeypatch, error, code, line):
     failing_load(monkeypatch, error)

@@ -180,6 +180,13 @@ def is_propagating(error: BaseException) -> bool:
     return kind(error) == PROPAGATING
 
 
+def no_credentials(error: BaseException) -> bool:
+    """Whether botocore found no credentials (or only half of a key pair) to sign with."""
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+    return isinstance(error, NoCredentialsError | PartialCredentialsError)
+
+
 def unreachable(error: BaseException) -> bool:
     """Whether `error` is botocore failing to reach the endpoint at all (nothing listening,
     the connection closed mid-reply), as opposed to an answer from it."""

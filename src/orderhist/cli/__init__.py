@@ -118,10 +118,13 @@ def _path_problem(error: Exception) -> str | None:
 def _unexpected(error: Exception) -> str:
     """The one line for an error orderhist did not raise itself."""
     from orderhist.aws import STALLED_LOCAL, unreachable_local
-    from orderhist.aws_errors import unreachable
+    from orderhist.aws_errors import no_credentials, unreachable
 
     if unreachable_local(error):  # stopped, stalled or gone: `up` repairs all three
         return STALLED_LOCAL
+    if no_credentials(error):  # only the AWS target uses the user's credentials
+        return ("no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY), or run `aws configure`")
     if unreachable(error):
         return ("cannot reach the stack's endpoint; if the target is local, run `orderhist up` "
                 "to restart the emulator")

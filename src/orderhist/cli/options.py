@@ -106,10 +106,12 @@ def _cursor(value: str) -> None:
 
 
 def _invoice(value: str) -> str:
+    from orderhist.records import is_invoice_number
+
     text = value.strip()
-    # An empty key or one past DynamoDB's 1,024-byte index key would be a ValidationException
-    # from the query; real invoice numbers are six or seven characters.
-    if not text or len(text.encode()) > 100 or not text.isprintable():
+    # What the pipeline never stores cannot be asked for: a typo is bad input (exit 2), not
+    # "No such invoice."; and an empty key would be a ValidationException from the query.
+    if not is_invoice_number(text):
         raise UsageProblem(f"--invoice {value!r} is not an invoice number (e.g. 536365 or "
                            "C536379)")
     return text

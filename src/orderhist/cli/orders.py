@@ -148,9 +148,9 @@ def rejects(ctx: Context, replay: bool, limit: int, show_all: bool, clear: bool,
     could not read all of the queue says how much it missed and exits 1."""
     from orderhist import rejects as rejected
 
-    where = rejected.locate(ctx.home)
     if clear and (as_json or replay):
         raise click.UsageError("--clear works on the grouped view: drop --json and --replay")
+    where = rejected.locate(ctx.home)
     if replay:
         _replay(where, as_json)
         return
