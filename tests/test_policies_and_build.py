@@ -63,5 +63,6 @@ def test_zip_is_reproducible_and_holds_only_what_the_handler_imports():
     assert sorted(names) == ["orderhist/__init__.py", "orderhist/aws_errors.py",
                              "orderhist/errors.py", "orderhist/function/__init__.py",
                              "orderhist/function/handler.py", "orderhist/records.py",
-                             "orderhist/refusals.py", "orderhist/schema.py"]
+                             "orderhist/refusals.py", "orderhist/schema.py",
+                             "orderhist/textescape.py"]
     assert len(first) < 20_000

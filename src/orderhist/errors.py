@@ -28,3 +28,8 @@ class UsageProblem(OrderhistError, ValueError):
     """Bad input found past click's own checks (a config file, a dataset): exit 2."""
 
     exit_code = ExitCode.USAGE
+
+
+class RecordError(UsageProblem):  # a ValueError too: parsers' callers catch that
+    """A line that cannot be an order line; the message is the reason a reject carries.
+    Here, not in records, because the log line's escape (textescape) raises it too."""

@@ -3,16 +3,12 @@ r"""The order line: parse (CSV log line or CSVTOJSON object), validate, normalis
 One module shared by the generator, the agent, the Lambda handler and the reader. It uses the
 standard library only, because it is shipped inside the Lambda zip.
 
-The log line is one RFC 4180 CSV line whose text fields carry a reversible backslash escape,
-so that a value breaks no line for any reader (the agent splits on "\n", `str.splitlines`
-also on \r, \v, \f, \x1c-\x1e, \x85, U+2028 and U+2029) and every value is UTF-8:
-`\\` a backslash, `\n`, `\r`, `\0` (NUL), `\xHH` for \x0b \x0c \x1c \x1d \x1e \x85, and
-`\uHHHH` for U+2028, U+2029 and a lone surrogate (U+D800-U+DFFF, which UTF-8 cannot encode).
-Nothing else is escaped: tabs, quotes, commas and all other Unicode go as they are. Only the
-writer (`to_log_line`) escapes and only the wire parsers (`parse_log_line`, `parse_json`)
-unescape; `from_fields` takes raw values from the datasets. CSVTOJSON keeps the escaped text
-as it is, as the real Kinesis Agent would. A lone surrogate travels to the handler and is
-refused there (`parse_wire`), with its reason, since DynamoDB cannot store it.
+The log line is one RFC 4180 CSV line whose text fields carry the reversible escape of
+`textescape`. Only the writer (`to_log_line`) escapes and only the wire parsers
+(`parse_log_line`, `parse_json`) unescape; `from_fields` takes raw values from the datasets.
+CSVTOJSON keeps the escaped text as it is, as the real Kinesis Agent would. A lone surrogate
+travels to the handler and is refused there (`parse_wire`), with its reason, since DynamoDB
+cannot store it.
 """
 from __future__ import annotations
 
@@ -27,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from orderhist import schema
-from orderhist.errors import UsageProblem
+from orderhist.errors import RecordError as RecordError  # records' API since before errors had it
 from orderhist.schema import (
     CANCELLED,
     COUNTRY,
@@ -44,6 +40,7 @@ from orderhist.schema import (
     STORED_AT,
     UNIT_PRICE,
 )
+from orderhist.textescape import escape_text, unescape_text
 
 # Other spellings of a column seen in the wild: the seed's CSVTOJSON names CustomerID
 # "Customer"; Online Retail II says "Invoice", "Price" and "Customer ID".
@@ -68,10 +65,6 @@ _INVOICE_RE = re.compile(r"^[A-Za-z]?[0-9A-Za-z]{1,19}$")
 _CUSTOMER_FLOAT_RE = re.compile(r"^(\d+)\.0*$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _PENNY = Decimal("0.01")
-
-
-class RecordError(UsageProblem):  # a ValueError too: parsers' callers catch that
-    """A line that cannot be an order line; the message is the reason a reject carries."""
 
 
 @dataclass(frozen=True, slots=True)  # slots: a 541,909-line run holds every line in memory
@@ -258,40 +251,7 @@ def from_fields(fields: Mapping[str, object]) -> OrderLine:
 # ---------------------------------------------------------------------------------------------
 # The log line (CSV, RFC 4180) and the wire (log line or CSVTOJSON object).
 
-# The escape of the module docstring: the characters some reader splits a line at, NUL, the
-# backslash that starts an escape, and lone surrogates (UTF-8 cannot encode them).
-_TO_ESCAPE = re.compile("[\\\\\n\r\0\x0b\x0c\x1c-\x1e\x85\u2028\u2029\ud800-\udfff]")
-_SHORT_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\0": "\\0"}
-_ESCAPE_SEQUENCE = re.compile(r"\\([\\nr0]|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})?")
-_UNESCAPES = {"\\": "\\", "n": "\n", "r": "\r", "0": "\0"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escape_one(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    return _SHORT_ESCAPES.get(char) or (f"\\x{code:02X}" if code < 0x100 else f"\\u{code:04X}")
-
-
-def escape_text(text: str) -> str:
-    """A field's value as the log line carries it (see the module docstring)."""
-    return _TO_ESCAPE.sub(_escape_one, text)
-
-
-def unescape_text(text: str, field: str = "a field") -> str:
-    """The value back out of `escape_text`; RecordError naming `field` if a backslash starts
-    no escape (a line this module did not write, or one cut in the middle of an escape)."""
-    if "\\" not in text:
-        return text
-
-    def one(match: re.Match[str]) -> str:
-        code = match.group(1)
-        if code is None:
-            shown = text[match.start():match.start() + 6]
-            raise RecordError(f"{field} holds a backslash that starts no escape ({shown!r} at "
-                              f"character {match.start()}); a backslash is written as \\\\")
-        return _UNESCAPES.get(code) or chr(int(code[1:], 16))
-    return _ESCAPE_SEQUENCE.sub(one, text)
 
 
 def to_log_line(line: OrderLine) -> str:

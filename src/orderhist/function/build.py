@@ -17,6 +17,7 @@ MODULES = (
     ("orderhist/records.py", PACKAGE_ROOT / "records.py"),
     ("orderhist/refusals.py", PACKAGE_ROOT / "refusals.py"),
     ("orderhist/schema.py", PACKAGE_ROOT / "schema.py"),
+    ("orderhist/textescape.py", PACKAGE_ROOT / "textescape.py"),
     ("orderhist/function/__init__.py", None),
     ("orderhist/function/handler.py", PACKAGE_ROOT / "function" / "handler.py"),
 )
