@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from helpers.cli import orderhist
+from helpers.cli import orderhist, up_local
 from helpers.runtime import given_up_records, stored_line_numbers
 from helpers.waiting import wait_until
 from orderhist import aws, emulator
@@ -58,9 +58,7 @@ def denied_actions(report: dict, component: str) -> set[str]:
 def test_enforced_pipeline_denials_are_named_and_nothing_is_lost(tmp_path):
     home = tmp_path / "home"
     try:
-        assert orderhist(home, "up").returncode == 0
-        state = json.loads((home / "state.json").read_text())
-        target = aws.Target("local", state["region"], state["endpoint"])
+        state, target = up_local(home)
         resources = state["resources"]
         table = resources["table"]["id"]
         dynamodb = aws.client("dynamodb", target)
@@ -130,9 +128,7 @@ def test_enforced_pipeline_denials_are_named_and_nothing_is_lost(tmp_path):
 def test_no_iam_turns_enforcement_off(tmp_path):
     home = tmp_path / "home"
     try:
-        assert orderhist(home, "up", "--no-iam").returncode == 0
-        state = json.loads((home / "state.json").read_text())
-        target = aws.Target("local", state["region"], state["endpoint"])
+        state, target = up_local(home, "--no-iam")
         assert emulator.control(state["endpoint"], "iam")["enforce"] is False
         assert status(home)["iam"] == "off"
         assert "IAM: off" in orderhist(home, "status").stdout

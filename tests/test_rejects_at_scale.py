@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from helpers.cli import orderhist
+from helpers.cli import orderhist, up_local
 from helpers.waiting import wait_until
 from orderhist import aws
 
@@ -19,10 +19,7 @@ POISON = 3_000
 def test_thousands_of_rejects_are_all_listed_and_do_not_hold_up_good_lines(tmp_path):
     home = tmp_path / "home"
     try:
-        started = orderhist(home, "up")
-        assert started.returncode == 0, started.stderr
-        state = json.loads((home / "state.json").read_text())
-        target = aws.Target("local", state["region"], state["endpoint"])
+        state, target = up_local(home)
         kinesis = aws.client("kinesis", target)
         stream = state["resources"]["stream"]["id"].rsplit("/", 1)[-1]
         for start in range(0, POISON, 500):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from helpers.cli import orderhist
+from helpers.cli import orderhist, up_local
 from helpers.runtime import given_up_records, stored_line_numbers
 from helpers.waiting import wait_until
 from orderhist import aws
@@ -20,9 +20,7 @@ LINES = 200
 def test_given_up_batches_are_replayed_exactly_once(tmp_path):
     home = tmp_path / "home"
     try:
-        assert orderhist(home, "up").returncode == 0
-        state = json.loads((home / "state.json").read_text())
-        target = aws.Target("local", state["region"], state["endpoint"])
+        state, target = up_local(home)
         table = state["resources"]["table"]["id"]
         dynamodb = aws.client("dynamodb", target)
         # The mapping gives up at once, and the table is gone: every batch is given up.

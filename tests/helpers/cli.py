@@ -1,10 +1,13 @@
 """Running the real CLI (`python -m orderhist`) as a subprocess."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from orderhist import aws
 
 # Whatever the user's shell holds must not matter to the local target: a profile that does
 # not exist, keys that look real, and an endpoint override that leads nowhere.
@@ -60,3 +63,12 @@ def run_cli(home, *args: str, aws_env: str = "misleading", timeout: float = 180,
 def orderhist(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     """The CLI on the local target, with a misleading AWS environment around it."""
     return run_cli(home, *args, aws_env="misleading", timeout=timeout)
+
+
+def up_local(home: Path, *args: str) -> tuple[dict, aws.Target]:
+    """`orderhist up` (with `args`) on the local target: the state file it wrote, and the
+    target the test's own clients use to reach that stack."""
+    started = orderhist(home, "up", *args)
+    assert started.returncode == 0, started.stderr
+    state = json.loads((home / "state.json").read_text())
+    return state, aws.Target(aws.LOCAL, state["region"], state["endpoint"])
